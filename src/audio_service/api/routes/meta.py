@@ -1,0 +1,42 @@
+"""Service root, health and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from audio_service.api.schemas import HealthResponse
+
+router = APIRouter(tags=["service"])
+
+SERVICE_NAME = "Neuro-Acoustic Audio Service"
+
+
+@router.get("/")
+async def root() -> dict[str, Any]:
+    return {"service": SERVICE_NAME, "message": SERVICE_NAME, "docs": "/docs"}
+
+
+@router.get("/health", response_model=HealthResponse)
+async def health(request: Request, response: Response) -> HealthResponse:
+    """Liveness plus back-end reachability; 503 while the back-end does not answer."""
+    backend = request.app.state.backend
+    try:
+        ok = bool(await backend.ping())
+    except Exception:
+        ok = False
+    if not ok:
+        response.status_code = 503
+    return HealthResponse(
+        status="healthy" if ok else "degraded",
+        service="audio-service",
+        backend=type(backend).__name__.removesuffix("Backend").lower(),
+        backend_ok=ok,
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,126 @@
+"""The back-end interface: job store, event log, job queue and upload store.
+
+Two implementations sit behind it, chosen by URL scheme: ``memory://`` (the embedded
+default, one process) and ``redis://`` (cluster mode). The shared test suite in
+``tests/backends`` runs against both.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audio_service.jobs.models import JobRecord
+from audio_service.protocol import Event
+
+
+class JobStore(ABC):
+    @abstractmethod
+    async def create(self, job: JobRecord) -> None: ...
+
+    @abstractmethod
+    async def get(self, job_id: str) -> JobRecord | None: ...
+
+    @abstractmethod
+    async def update(self, job_id: str, **changes: Any) -> None:
+        """Set fields of an existing job (enums may be passed as members); no-op if unknown."""
+
+
+class EventLog(ABC):
+    """Per-job, append-only, numbered event log: the source of truth for delivery."""
+
+    @abstractmethod
+    async def append(self, job_id: str, name: str, data: str, *, final: bool = False) -> int | None:
+        """Append one event and return its seq (1, 2, 3, ...).
+
+        ``final`` closes the log. Returns ``None``, appending nothing, once the log is closed:
+        that is how a cancelled job's runner learns to stop, race-free.
+        """
+
+    @abstractmethod
+    async def read(self, job_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
+        """Events with ``seq > after`` in seq order, at most ``limit`` of them."""
+
+    @abstractmethod
+    async def last_seq(self, job_id: str) -> int:
+        """The latest seq of the job (0 if it has no events)."""
+
+    @abstractmethod
+    async def tail(self, positions: Mapping[str, int], timeout: float) -> dict[str, list[Event]]:
+        """Wait up to ``timeout`` seconds for events after ``positions[job_id]``.
+
+        Returns the new events of every job that has some (possibly none on timeout or
+        after :meth:`wake`). A node runs one such loop for all the jobs its sockets follow.
+        """
+
+    @abstractmethod
+    async def wake(self) -> None:
+        """Make a pending :meth:`tail` return early (the set of positions changed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    job_id: str
+    #: 1 on the first run, 2+ when a job is retried after its worker was lost.
+    attempt: int
+    #: Back-end specific handle (a stream entry id for Redis).
+    handle: str = ""
+
+
+class JobQueue(ABC):
+    @abstractmethod
+    async def enqueue(self, job_id: str) -> None: ...
+
+    @abstractmethod
+    async def claim(self, consumer: str, timeout: float) -> Claim | None:
+        """Take the next job (or one whose worker died), waiting up to ``timeout`` seconds."""
+
+    @abstractmethod
+    async def keepalive(self, claim: Claim) -> None:
+        """Tell the queue the claim's worker is alive and still on it."""
+
+    @abstractmethod
+    async def done(self, claim: Claim) -> None: ...
+
+
+class UploadStore(ABC):
+    """Where an uploaded file waits until the process that analyses it picks it up."""
+
+    @abstractmethod
+    async def stash(self, job_id: str, path: Path) -> str:
+        """Take ownership of the file at ``path``; return a reference for :meth:`fetch`."""
+
+    @abstractmethod
+    async def fetch(self, ref: str, dest_dir: Path) -> Path:
+        """A local path of the stashed file (the caller deletes it with :meth:`discard`)."""
+
+    @abstractmethod
+    async def discard(self, ref: str, local: Path | None = None) -> None:
+        """Delete the stashed file and its local copy; safe to call twice."""
+
+
+class Backend(ABC):
+    jobs: JobStore
+    events: EventLog
+    queue: JobQueue
+    uploads: UploadStore
+
+    async def connect(self) -> None:  # noqa: B027 - optional hook
+        """Open connections; called once before use."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and background tasks."""
+
+    @abstractmethod
+    async def ping(self) -> bool:
+        """True when the back-end answers."""
+
+    @abstractmethod
+    async def retire(self, job_id: str, retention_seconds: float) -> None:
+        """The job finished: keep its record and events for the retention time, then drop them."""
+
+    async def sweep(self) -> None:  # noqa: B027 - optional hook
+        """Drop what has outlived its retention (back-ends without native expiry)."""

@@ -1,0 +1,186 @@
+"""The embedded back-end: everything in this process's memory.
+
+Finished jobs are kept for the retention time and at most ``max_retained`` of them, so
+memory stays bounded however long the service runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from audio_service.backends.base import Backend, Claim, EventLog, JobQueue, JobStore, UploadStore
+from audio_service.jobs.models import JobRecord
+from audio_service.protocol import Event
+
+
+@dataclass
+class _Log:
+    events: list[Event] = field(default_factory=list)
+    closed: bool = False
+
+
+class MemoryJobStore(JobStore):
+    def __init__(self) -> None:
+        self.records: dict[str, JobRecord] = {}
+
+    async def create(self, job: JobRecord) -> None:
+        self.records[job.job_id] = replace(job)
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        record = self.records.get(job_id)
+        # A copy, so callers cannot change the stored record behind the store's back.
+        return replace(record) if record is not None else None
+
+    async def update(self, job_id: str, **changes: Any) -> None:
+        record = self.records.get(job_id)
+        if record is None:
+            return
+        for name, value in changes.items():
+            setattr(record, name, value)
+        record.updated_at = time.time()
+
+
+class MemoryEventLog(EventLog):
+    def __init__(self) -> None:
+        self.logs: dict[str, _Log] = {}
+        self._dirty: set[str] = set()
+        self._changed = asyncio.Event()
+
+    async def append(self, job_id: str, name: str, data: str, *, final: bool = False) -> int | None:
+        log = self.logs.setdefault(job_id, _Log())
+        if log.closed:
+            return None
+        seq = len(log.events) + 1
+        log.events.append(Event(seq, name, data))
+        log.closed = final
+        self._dirty.add(job_id)
+        self._changed.set()
+        return seq
+
+    async def read(self, job_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
+        log = self.logs.get(job_id)
+        if log is None:
+            return []
+        # seq n sits at index n - 1: slicing is the whole lookup.
+        end = None if limit is None else after + limit
+        return log.events[after:end]
+
+    async def last_seq(self, job_id: str) -> int:
+        log = self.logs.get(job_id)
+        return len(log.events) if log is not None else 0
+
+    async def tail(self, positions: Mapping[str, int], timeout: float) -> dict[str, list[Event]]:
+        if not self._dirty:
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout)
+            except TimeoutError:
+                return {}
+        dirty, self._dirty = self._dirty, set()
+        found: dict[str, list[Event]] = {}
+        for job_id in dirty:
+            after = positions.get(job_id)
+            if after is None:
+                continue
+            events = await self.read(job_id, after)
+            if events:
+                found[job_id] = events
+        return found
+
+    async def wake(self) -> None:
+        self._changed.set()
+
+    def drop(self, job_id: str) -> None:
+        self.logs.pop(job_id, None)
+        self._dirty.discard(job_id)
+
+
+class MemoryJobQueue(JobQueue):
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+
+    async def enqueue(self, job_id: str) -> None:
+        self._queue.put_nowait(job_id)
+
+    async def claim(self, consumer: str, timeout: float) -> Claim | None:
+        try:
+            job_id = await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return None
+        # In one process a worker cannot die without the queue dying too: no retries.
+        return Claim(job_id=job_id, attempt=1)
+
+    async def keepalive(self, claim: Claim) -> None:
+        return None
+
+    async def done(self, claim: Claim) -> None:
+        return None
+
+
+class LocalUploadStore(UploadStore):
+    """Uploads stay where the API wrote them: the analysing process is on this machine."""
+
+    async def stash(self, job_id: str, path: Path) -> str:
+        return str(path)
+
+    async def fetch(self, ref: str, dest_dir: Path) -> Path:
+        return Path(ref)
+
+    async def discard(self, ref: str, local: Path | None = None) -> None:
+        for path in {Path(ref), local} - {None}:
+            assert path is not None
+            await asyncio.to_thread(_unlink, path)
+
+
+def _unlink(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+class MemoryBackend(Backend):
+    def __init__(self, *, max_retained: int = 1000) -> None:
+        self.jobs = self._jobs = MemoryJobStore()
+        self.events = self._events = MemoryEventLog()
+        self.queue = MemoryJobQueue()
+        self.uploads = LocalUploadStore()
+        self.max_retained = max_retained
+        #: Finished jobs by expiry time, oldest first.
+        self._retired: OrderedDict[str, float] = OrderedDict()
+
+    async def ping(self) -> bool:
+        return True
+
+    async def retire(self, job_id: str, retention_seconds: float) -> None:
+        self._retired.pop(job_id, None)
+        self._retired[job_id] = time.monotonic() + retention_seconds
+        while len(self._retired) > self.max_retained:
+            oldest, _ = self._retired.popitem(last=False)
+            self._drop(oldest)
+        await self.sweep()
+
+    async def sweep(self) -> None:
+        now = time.monotonic()
+        # Retention times are all equal in practice, so expiry order is insertion order.
+        while self._retired:
+            job_id, expires = next(iter(self._retired.items()))
+            if expires > now:
+                break
+            del self._retired[job_id]
+            self._drop(job_id)
+
+    def _drop(self, job_id: str) -> None:
+        self._jobs.records.pop(job_id, None)
+        self._events.drop(job_id)

@@ -1,0 +1,1 @@
+"""The subcommands of ``audio-service``; each module has ``register(subparsers)``."""

@@ -1,0 +1,53 @@
+"""``audio-service worker``: an analysis worker of a Redis cluster."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+
+from audio_service.config import get_settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("worker", help="run an analysis worker (needs REDIS_URL)")
+    parser.add_argument("--name", default=None, help="consumer name (default: host-pid)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not settings.redis_url:
+        print("audio-service worker: set REDIS_URL (the embedded mode runs jobs in `serve`)",
+              file=sys.stderr)
+        return 2
+    name = args.name or f"worker-{socket.gethostname()}-{os.getpid()}"
+    asyncio.run(_work(name))
+    return 0
+
+
+async def _work(name: str) -> None:
+    from audio_service.backends import create_backend
+    from audio_service.jobs.runner import JobRunner
+    from audio_service.jobs.service import JobService
+
+    settings = get_settings()
+    backend = create_backend(settings)
+    await backend.connect()
+    runner = JobRunner(JobService(backend, settings), settings, consumer=name)
+    await runner.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    logging.getLogger(__name__).info("worker %s ready", name)
+    try:
+        await stop.wait()
+    finally:
+        await runner.stop()
+        await backend.close()

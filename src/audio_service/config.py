@@ -1,0 +1,97 @@
+"""Service settings: one pydantic-settings class read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string, as operators write both."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    #: Empty: embedded in-memory back-end. ``redis://...``: cluster mode.
+    redis_url: str = ""
+    #: Prefix of every Redis key this service writes.
+    redis_prefix: str = "nas"
+    max_upload_mb: float = Field(100, gt=0)
+    max_audio_duration: float = Field(600, gt=0)
+    job_retention_seconds: float = Field(3600, gt=0)
+    #: Hard cap on finished jobs kept in memory by the embedded back-end.
+    max_retained_jobs: int = Field(1000, ge=1)
+    rate_limit_per_minute: int = Field(10, ge=0)
+    #: Addresses whose X-Forwarded-For header is believed (comma-separated or JSON list).
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    allow_private_urls: bool = False
+    temp_dir: str = Field(default_factory=tempfile.gettempdir)
+    stream_pace_seconds: float = Field(0, ge=0)
+    #: Concurrent analyses per process that runs jobs (API node in embedded mode, or worker).
+    worker_concurrency: int = Field(2, ge=1)
+    #: Let API nodes run jobs too when a Redis back-end is configured.
+    api_runs_jobs: bool = False
+    #: Wall-clock deadline of one job (download + decode + analysis), seconds.
+    job_timeout_seconds: float = Field(300, gt=0)
+    #: CPU seconds and address space (MiB) granted to the process analysing one job.
+    job_cpu_seconds: int = Field(240, ge=1)
+    job_memory_mb: int = Field(2048, ge=256)
+    #: Largest download accepted from a URL, MiB.
+    max_download_mb: float = Field(200, gt=0)
+    #: Engine.io packets queued for one socket before it counts as a slow consumer.
+    max_socket_backlog: int = Field(2000, ge=10)
+    max_subscriptions_per_socket: int = Field(20, ge=1)
+    socket_events_per_second: float = Field(20, gt=0)
+    enable_docs: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @model_validator(mode="after")
+    def _refuse_wildcard_origin(self) -> Settings:
+        # Credentials are allowed for REST and Socket.IO; a wildcard would hand any web page
+        # the user's cookies, and python-engineio would echo any origin back.
+        if "*" in self.allowed_origins:
+            raise ValueError(
+                "ALLOWED_ORIGINS must list explicit origins: '*' together with credentials "
+                "lets every web site use this service in its visitors' name"
+            )
+        if not self.allowed_origins:
+            raise ValueError("ALLOWED_ORIGINS is empty: list at least one origin")
+        return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_download_bytes(self) -> int:
+        return int(self.max_download_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,72 @@
+"""Job records and statuses."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+from audio_service.protocol import JOB_ID_BYTES
+
+
+class JobStatus(str, Enum):
+    #: Accepted, waiting for a worker.
+    PENDING = "pending"
+    #: Downloading the media of a URL job.
+    EXTRACTING = "extracting"
+    #: Decoding and analysing; chunks are streaming.
+    ANALYZING = "analyzing"
+    #: Finished; the full analysis is available.
+    COMPLETE = "complete"
+    #: Finished with an error event.
+    ERROR = "error"
+    #: Stopped by ``DELETE /api/jobs/{id}``.
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.COMPLETE, JobStatus.ERROR, JobStatus.CANCELLED)
+
+
+class SourceKind(str, Enum):
+    UPLOAD = "upload"
+    URL = "url"
+
+
+def new_job_id() -> str:
+    """128 random bits: knowing the id is what grants access to the job."""
+    return secrets.token_urlsafe(JOB_ID_BYTES)
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    source_kind: SourceKind
+    #: The URL of a URL job, or the upload reference of the back-end (never a client filename).
+    source: str
+    video_id: str | None = None
+    filename: str | None = None
+    status: JobStatus = JobStatus.PENDING
+    progress: int = 0
+    message: str = "Queued"
+    error_code: str | None = None
+    error_message: str | None = None
+    attempts: int = 0
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["source_kind"] = self.source_kind.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["status"] = JobStatus(values.get("status", JobStatus.PENDING.value))
+        values["source_kind"] = SourceKind(values["source_kind"])
+        return cls(**values)

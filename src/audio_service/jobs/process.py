@@ -1,0 +1,141 @@
+"""What runs in a job's own process: download, decode, analyse, and report back.
+
+A job gets a fresh process forked from a pre-warmed forkserver (``jobs/runner.py``), with
+CPU-time and memory limits, so a hostile or pathological file can only end its own job.
+It reports :mod:`audio_service.protocol` messages through a pipe and never touches the
+back-end.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from audio_service.errors import ServiceError
+from audio_service.jobs.models import JobStatus
+from audio_service.protocol import (
+    ChunkMessage,
+    CompleteMessage,
+    ErrorMessage,
+    JobMessage,
+    ProgressMessage,
+)
+
+#: Progress (percent) at which analysis starts, for uploads and for URL jobs.
+_UPLOAD_START, _URL_START = 5, 20
+_BLOCK_FRAMES = 65536
+#: At most one progress event per this many seconds of wall time.
+_PROGRESS_INTERVAL = 0.25
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    job_id: str
+    #: A local audio file, or ``None`` for a URL job.
+    path: str | None
+    url: str | None
+    work_dir: str
+    max_duration: float
+    max_download_bytes: int
+    allow_private_urls: bool
+    cpu_seconds: int
+    memory_bytes: int
+
+
+def _limit_resources(spec: JobSpec) -> None:
+    resource.setrlimit(resource.RLIMIT_CPU, (spec.cpu_seconds, spec.cpu_seconds + 5))
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = spec.memory_bytes if hard == resource.RLIM_INFINITY else min(spec.memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+class _Reporter:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.progress = 0
+        self._last = 0.0
+
+    def send(self, message: JobMessage) -> None:
+        self.conn.send(message)
+
+    def progress_to(self, status: JobStatus, percent: int, text: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        # Never backwards, and not more often than needed for a smooth bar.
+        if percent <= self.progress and not force:
+            return
+        if not force and now - self._last < _PROGRESS_INTERVAL:
+            return
+        self.progress = max(self.progress, percent)
+        self._last = now
+        self.send(ProgressMessage(status.value, self.progress, text))
+
+
+def run_job(spec: JobSpec, conn: Connection) -> None:
+    """Process entry point: always ends by sending one terminal message, then exits."""
+    report = _Reporter(conn)
+    try:
+        _limit_resources(spec)
+        path = Path(spec.path) if spec.path else _download(spec, report)
+        _analyse(spec, path, report)
+    except ServiceError as exc:
+        report.send(ErrorMessage(code=exc.code, message=exc.message))
+    except MemoryError:
+        report.send(ErrorMessage(code="DECODE_ERROR", message="the file needs too much memory"))
+    except (BrokenPipeError, EOFError):
+        return  # the runner is gone: nobody to report to
+    except Exception as exc:
+        report.send(ErrorMessage(code="INTERNAL_ERROR", message=f"analysis failed: {exc}"[:300]))
+    finally:
+        conn.close()
+
+
+def _download(spec: JobSpec, report: _Reporter) -> Path:
+    from audio_service.jobs import extract, netguard
+
+    if not spec.allow_private_urls:
+        netguard.install()
+    assert spec.url is not None
+    report.progress_to(JobStatus.EXTRACTING, 1, "Downloading audio", force=True)
+
+    def on_progress(fraction: float) -> None:
+        report.progress_to(
+            JobStatus.EXTRACTING, 1 + int(fraction * (_URL_START - 2)), "Downloading audio"
+        )
+
+    return extract.download(
+        spec.url, Path(spec.work_dir), max_bytes=spec.max_download_bytes, on_progress=on_progress
+    )
+
+
+def _analyse(spec: JobSpec, path: Path, report: _Reporter) -> None:
+    from audio_service.analysis import StreamingAnalyzer, open_audio
+
+    start = _URL_START if spec.url else _UPLOAD_START
+    report.progress_to(JobStatus.ANALYZING, start, "Analyzing audio", force=True)
+    segments: list[dict[str, object]] = []
+
+    def emit(segment: dict[str, object]) -> None:
+        segments.append(segment)
+        report.send(ChunkMessage(timestamp=float(segment["start_time"]), segment=segment))  # type: ignore[arg-type]
+
+    with open_audio(path, max_duration=spec.max_duration) as source:
+        analyzer = StreamingAnalyzer(source.samplerate)
+        total = source.frames
+        done = 0
+        for block in source.blocks(_BLOCK_FRAMES):
+            for segment in analyzer.push(block):
+                emit(segment)
+            done += len(block)
+            if total:
+                fraction = min(1.0, done / total)
+                report.progress_to(
+                    JobStatus.ANALYZING, start + int(fraction * (98 - start)), "Analyzing audio"
+                )
+        for segment in analyzer.finish():
+            emit(segment)
+        summary = analyzer.summary()
+    report.progress_to(JobStatus.COMPLETE, 100, "Analysis complete", force=True)
+    report.send(CompleteMessage(analysis={**summary, "segments": segments}))

@@ -1,0 +1,120 @@
+"""Creating, publishing to, cancelling and reading jobs: the one API over the back-end.
+
+The REST routes, the socket handlers and the runner all go through :class:`JobService`, so
+a job's record and its event log never disagree on what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from audio_service.backends.base import Backend
+from audio_service.config import Settings
+from audio_service.errors import JobNotFound
+from audio_service.jobs.models import JobRecord, JobStatus, SourceKind, new_job_id
+from audio_service.protocol import (
+    ErrorMessage,
+    JobMessage,
+    MessageType,
+    ProgressMessage,
+    encode_message,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class JobService:
+    def __init__(self, backend: Backend, settings: Settings) -> None:
+        self.backend = backend
+        self.settings = settings
+
+    async def create_upload_job(self, path: Path, filename: str | None) -> JobRecord:
+        job_id = new_job_id()
+        ref = await self.backend.uploads.stash(job_id, path)
+        job = JobRecord(job_id=job_id, source_kind=SourceKind.UPLOAD, source=ref, filename=filename)
+        return await self._submit(job)
+
+    async def create_url_job(self, url: str, video_id: str | None) -> JobRecord:
+        job = JobRecord(
+            job_id=new_job_id(), source_kind=SourceKind.URL, source=url, video_id=video_id
+        )
+        return await self._submit(job)
+
+    async def _submit(self, job: JobRecord) -> JobRecord:
+        await self.backend.jobs.create(job)
+        await self.publish(job.job_id, ProgressMessage(job.status.value, 0, job.message))
+        await self.backend.queue.enqueue(job.job_id)
+        return job
+
+    async def get(self, job_id: str) -> JobRecord:
+        job = await self.backend.jobs.get(job_id)
+        if job is None:
+            raise JobNotFound("no such job")
+        return job
+
+    async def publish(self, job_id: str, message: JobMessage) -> int | None:
+        """Append ``message`` to the job's log and mirror it in the job record.
+
+        Returns the event's seq, or ``None`` when the job already ended (cancelled, say):
+        the caller should stop working on it.
+        """
+        name, data = encode_message(message)
+        terminal = name in (MessageType.COMPLETE.value, MessageType.ERROR.value)
+        seq = await self.backend.events.append(job_id, name, data, final=terminal)
+        if seq is None:
+            return None
+        if isinstance(message, ProgressMessage):
+            await self.backend.jobs.update(
+                job_id,
+                status=JobStatus(message.status),
+                progress=message.progress,
+                message=message.message,
+            )
+        elif isinstance(message, ErrorMessage):
+            status = JobStatus.CANCELLED if message.code == "CANCELLED" else JobStatus.ERROR
+            await self.backend.jobs.update(
+                job_id,
+                status=status,
+                message=message.message,
+                error_code=message.code,
+                error_message=message.message,
+            )
+        elif name == MessageType.COMPLETE.value:
+            await self.backend.jobs.update(job_id, status=JobStatus.COMPLETE, progress=100)
+        if terminal:
+            await self.backend.retire(job_id, self.settings.job_retention_seconds)
+            await self._discard_upload(job_id)
+        return seq
+
+    async def fail(self, job_id: str, code: str, message: str) -> int | None:
+        return await self.publish(job_id, ErrorMessage(code=code, message=message))
+
+    async def cancel(self, job_id: str) -> JobRecord:
+        """End the job with a ``CANCELLED`` error; a no-op on a job that already ended."""
+        job = await self.get(job_id)
+        if not job.status.finished:
+            await self.fail(job_id, "CANCELLED", "Cancelled by request")
+        return await self.get(job_id)
+
+    async def analysis(self, job_id: str) -> dict[str, Any] | None:
+        """The full analysis of a complete job (``None`` while it is not complete)."""
+        job = await self.get(job_id)
+        if job.status is not JobStatus.COMPLETE:
+            return None
+        last = await self.backend.events.last_seq(job_id)
+        events = await self.backend.events.read(job_id, after=last - 1)
+        if not events or events[-1].name != MessageType.COMPLETE.value:
+            return None
+        analysis: dict[str, Any] = json.loads(events[-1].data)["analysis"]
+        return analysis
+
+    async def _discard_upload(self, job_id: str) -> None:
+        job = await self.backend.jobs.get(job_id)
+        if job is not None and job.source_kind is SourceKind.UPLOAD:
+            try:
+                await self.backend.uploads.discard(job.source)
+            except Exception:
+                logger.exception("could not discard the upload of job %s", job_id)

@@ -1,0 +1,195 @@
+"""The wire protocol: event names, payload shapes, error codes and their encodings.
+
+Nothing else in the service builds a payload dict by hand. Job events are stored once as
+compact JSON (``Event.data``) and spliced into Socket.IO packet text for every recipient,
+so a chunk is serialised once per node however many sockets follow it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+#: Job ids carry 128 random bits (``secrets.token_urlsafe(16)`` gives 22 characters).
+JOB_ID_BYTES = 16
+MAX_JOB_ID_LENGTH = 64
+
+
+class MessageType(str, Enum):
+    CONNECTED = "connected"
+    SUBSCRIBED = "subscribed"
+    PROGRESS = "progress"
+    CHUNK = "chunk"
+    COMPLETE = "complete"
+    ERROR = "error"
+
+
+class ErrorCode(str, Enum):
+    INVALID_JOB = "INVALID_JOB"  #: subscribe/unsubscribe without a usable job_id
+    INVALID_PAYLOAD = "INVALID_PAYLOAD"  #: an event payload of the wrong shape
+    JOB_NOT_FOUND = "JOB_NOT_FOUND"  #: unknown, expired or someone else's id: same answer
+    RATE_LIMITED = "RATE_LIMITED"
+    TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+    UNKNOWN_EVENT = "UNKNOWN_EVENT"
+    BACKEND_UNAVAILABLE = "BACKEND_UNAVAILABLE"
+    DECODE_ERROR = "DECODE_ERROR"
+    TOO_LONG = "TOO_LONG"
+    INVALID_URL = "INVALID_URL"
+    DOWNLOAD_ERROR = "DOWNLOAD_ERROR"
+    TIMEOUT = "TIMEOUT"
+    CANCELLED = "CANCELLED"
+    WORKER_LOST = "WORKER_LOST"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+def dumps(obj: Any) -> str:
+    """Compact, strict JSON: NaN or infinity is a bug upstream, never sent."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass
+class ConnectedMessage:
+    type: str = MessageType.CONNECTED.value
+    job_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ProgressMessage:
+    status: str
+    progress: int
+    message: str
+    type: str = MessageType.PROGRESS.value
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ChunkMessage:
+    timestamp: float
+    segment: dict[str, Any]
+    type: str = MessageType.CHUNK.value
+
+    def to_dict(self) -> dict[str, Any]:
+        # asdict would deep-copy the segment; it is already plain JSON data.
+        return {"timestamp": self.timestamp, "segment": self.segment, "type": self.type}
+
+
+@dataclass
+class CompleteMessage:
+    analysis: dict[str, Any]
+    type: str = MessageType.COMPLETE.value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"analysis": self.analysis, "type": self.type}
+
+
+@dataclass
+class ErrorMessage:
+    code: str
+    message: str
+    type: str = MessageType.ERROR.value
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+JobMessage = ProgressMessage | ChunkMessage | CompleteMessage | ErrorMessage
+
+#: Events after which a job's log is closed.
+TERMINAL_EVENTS = frozenset({MessageType.COMPLETE.value, MessageType.ERROR.value})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a job's event log.
+
+    ``data`` is the compact JSON object of the message without ``job_id`` and ``seq``;
+    those are spliced in by :func:`event_payload_json`.
+    """
+
+    seq: int
+    name: str
+    data: str
+
+    @property
+    def terminal(self) -> bool:
+        return self.name in TERMINAL_EVENTS
+
+
+def encode_message(message: JobMessage) -> tuple[str, str]:
+    """Return ``(event name, compact JSON data)`` ready to append to a job's log."""
+    body = message.to_dict()
+    return str(body["type"]), dumps(body)
+
+
+def event_payload_json(job_id: str, event: Event) -> str:
+    """The wire payload of a job event: its data with ``job_id`` and ``seq`` first."""
+    head = '{"job_id":' + json.dumps(job_id) + ',"seq":' + str(event.seq)
+    if event.data == "{}":
+        return head + "}"
+    return head + "," + event.data[1:]
+
+
+def event_payload(job_id: str, event: Event) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(event_payload_json(job_id, event))
+    return payload
+
+
+def socketio_event_text(name: str, payload_json: str) -> str:
+    """Socket.IO v5 EVENT packet text in the default namespace: ``2["name",{...}]``."""
+    return '2["' + name + '",' + payload_json + "]"
+
+
+def subscribed_payload(job_id: str, status: str, progress: int, last_seq: int) -> dict[str, Any]:
+    return {"job_id": job_id, "status": status, "progress": progress, "last_seq": last_seq}
+
+
+def ok_ack(job_id: str, status: str, last_seq: int) -> dict[str, Any]:
+    return {"ok": True, "job_id": job_id, "status": status, "last_seq": last_seq}
+
+
+def error_ack(code: ErrorCode | str, message: str) -> dict[str, Any]:
+    return {"ok": False, "code": str(getattr(code, "value", code)), "message": message}
+
+
+def error_payload(code: ErrorCode | str, message: str) -> dict[str, Any]:
+    """An ``error`` event about the socket itself (not about a job)."""
+    return ErrorMessage(code=str(getattr(code, "value", code)), message=message).to_dict()
+
+
+@dataclass
+class SubscribeRequest:
+    """A validated ``subscribe``/``unsubscribe`` payload."""
+
+    job_id: str
+    last_seq: int | None = None
+
+
+class PayloadError(ValueError):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_subscribe(data: Any) -> SubscribeRequest:
+    """Validate a client payload ``{job_id, last_seq?}`` of any shape, raising PayloadError."""
+    if not isinstance(data, dict):
+        raise PayloadError(ErrorCode.INVALID_PAYLOAD, "payload must be an object {job_id, last_seq?}")
+    job_id = data.get("job_id")
+    if not isinstance(job_id, str) or not job_id:
+        raise PayloadError(ErrorCode.INVALID_JOB, "job_id is required")
+    if len(job_id) > MAX_JOB_ID_LENGTH:
+        raise PayloadError(ErrorCode.INVALID_JOB, "job_id is too long")
+    last_seq = data.get("last_seq")
+    if last_seq is not None and (
+        isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0
+    ):
+        raise PayloadError(ErrorCode.INVALID_PAYLOAD, "last_seq must be a non-negative integer")
+    return SubscribeRequest(job_id=job_id, last_seq=last_seq)

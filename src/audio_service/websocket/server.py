@@ -1,0 +1,162 @@
+"""The Socket.IO server: connection lifecycle and the ``subscribe``/``unsubscribe`` events.
+
+Every handler validates its payload, answers through the acknowledgement when the client
+asked for one, and reports failures as an ``error`` event; none of them can raise into
+python-socketio, so a bad payload never costs a client its connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import socketio
+
+from audio_service.backends.base import Backend
+from audio_service.config import Settings
+from audio_service.errors import BackendUnavailable
+from audio_service.protocol import (
+    ConnectedMessage,
+    ErrorCode,
+    MessageType,
+    PayloadError,
+    error_ack,
+    error_payload,
+    ok_ack,
+    parse_subscribe,
+    subscribed_payload,
+)
+from audio_service.websocket.hub import Hub
+
+logger = logging.getLogger(__name__)
+
+#: The largest legitimate client message is a subscribe payload; 64 KiB leaves ample room
+#: while keeping a hostile client from making the server buffer megabytes.
+MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
+
+
+def create_sio(settings: Settings) -> socketio.AsyncServer:
+    return socketio.AsyncServer(
+        async_mode="asgi",
+        # The same allow-list as the REST API; engine.io checks it on polling and websocket.
+        cors_allowed_origins=list(settings.allowed_origins),
+        cors_credentials=True,
+        # Accept the connection before the connect handler runs, so that ``connected``
+        # can be sent from it (emitting before acceptance is lost).
+        always_connect=True,
+        logger=False,
+        engineio_logger=False,
+        max_http_buffer_size=MAX_CLIENT_MESSAGE_BYTES,
+        # Small JSON events: compression costs more CPU than it saves (see BENCHMARKS.md).
+        http_compression=False,
+    )
+
+
+class _TokenBucket:
+    __slots__ = ("capacity", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = max(rate, 1.0)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class SocketHandlers:
+    def __init__(self, sio: socketio.AsyncServer, hub: Hub, backend: Backend, settings: Settings):
+        self.sio = sio
+        self.hub = hub
+        self.backend = backend
+        self.settings = settings
+        self.buckets: dict[str, _TokenBucket] = {}
+        sio.on("connect", self.connect)
+        sio.on("disconnect", self.disconnect)
+        sio.on("subscribe", self.subscribe)
+        sio.on("unsubscribe", self.unsubscribe)
+        sio.on("*", self.unknown)
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        self.buckets[sid] = _TokenBucket(self.settings.socket_events_per_second)
+        await self.sio.emit(MessageType.CONNECTED.value, ConnectedMessage().to_dict(), to=sid)
+
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        self.buckets.pop(sid, None)
+        self.hub.drop_socket(sid)
+
+    async def _refuse(self, sid: str, code: ErrorCode, message: str) -> dict[str, Any]:
+        await self.sio.emit(MessageType.ERROR.value, error_payload(code, message), to=sid)
+        return error_ack(code, message)
+
+    def _rate_ok(self, sid: str) -> bool:
+        bucket = self.buckets.get(sid)
+        return bucket is None or bucket.take()
+
+    async def subscribe(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        if not self._rate_ok(sid):
+            return await self._refuse(sid, ErrorCode.RATE_LIMITED, "too many events, slow down")
+        try:
+            request = parse_subscribe(data)
+        except PayloadError as exc:
+            return await self._refuse(sid, exc.code, exc.message)
+        already = request.job_id in self.hub.sockets.get(sid, {})
+        if not already and self.hub.subscription_count(sid) >= (
+            self.settings.max_subscriptions_per_socket
+        ):
+            return await self._refuse(
+                sid,
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                f"at most {self.settings.max_subscriptions_per_socket} jobs per connection",
+            )
+        try:
+            job = await self.backend.jobs.get(request.job_id)
+            head = await self.backend.events.last_seq(request.job_id) if job else 0
+        except Exception as exc:
+            logger.warning("subscribe: back-end unavailable: %s", exc)
+            error = BackendUnavailable("the job store is unavailable, retry shortly")
+            return await self._refuse(sid, ErrorCode.BACKEND_UNAVAILABLE, error.message)
+        if job is None:
+            # Unknown, expired or malformed ids all get the same answer.
+            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job")
+        status = job.status.value
+        await self.sio.emit(
+            MessageType.SUBSCRIBED.value,
+            subscribed_payload(job.job_id, status, job.progress, head),
+            to=sid,
+        )
+        await self.hub.subscribe(sid, job.job_id, after=request.last_seq or 0, head=head)
+        return ok_ack(job.job_id, status, head)
+
+    async def unsubscribe(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+        if not self._rate_ok(sid):
+            return await self._refuse(sid, ErrorCode.RATE_LIMITED, "too many events, slow down")
+        try:
+            request = parse_subscribe(data)
+        except PayloadError as exc:
+            return await self._refuse(sid, exc.code, exc.message)
+        self.hub.unsubscribe(sid, request.job_id)
+        try:
+            job = await self.backend.jobs.get(request.job_id)
+            head = await self.backend.events.last_seq(request.job_id) if job else 0
+        except Exception:
+            return await self._refuse(
+                sid, ErrorCode.BACKEND_UNAVAILABLE, "the job store is unavailable"
+            )
+        if job is None:
+            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job")
+        return ok_ack(job.job_id, job.status.value, head)
+
+    async def unknown(self, event: str, sid: str, *_: Any) -> dict[str, Any]:
+        if not self._rate_ok(sid):
+            return await self._refuse(sid, ErrorCode.RATE_LIMITED, "too many events, slow down")
+        name = event if len(event) <= 64 else event[:64] + "..."
+        return await self._refuse(sid, ErrorCode.UNKNOWN_EVENT, f"unknown event {name!r}")

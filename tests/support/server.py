@@ -1,0 +1,133 @@
+"""Run the real service (uvicorn, or a worker) in a subprocess on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def base_env(**settings: object) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SETTING_NAMES}
+    env.update(
+        {
+            "ALLOWED_ORIGINS": "http://localhost:3000",
+            "RATE_LIMIT_PER_MINUTE": "1000",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update({k.upper(): str(v) for k, v in settings.items()})
+    return env
+
+
+_SETTING_NAMES = {
+    "ALLOWED_ORIGINS", "REDIS_URL", "REDIS_PREFIX", "MAX_UPLOAD_MB", "MAX_AUDIO_DURATION",
+    "JOB_RETENTION_SECONDS", "RATE_LIMIT_PER_MINUTE", "ALLOW_PRIVATE_URLS", "TEMP_DIR",
+    "STREAM_PACE_SECONDS", "WORKER_CONCURRENCY", "API_RUNS_JOBS",
+}
+
+
+class ServiceProcess:
+    def __init__(self, process: subprocess.Popen[bytes], port: int | None, log: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log = log
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(10)
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = open(log, "wb")  # noqa: SIM115 - the child owns it
+    return subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+@contextlib.contextmanager
+def run_server(tmp: Path, **settings: object) -> Iterator[ServiceProcess]:
+    """``uvicorn audio_service.main:asgi_app`` on a free port, ready when this yields."""
+    port = free_port()
+    settings.setdefault("temp_dir", tmp)
+    log = tmp / f"server-{port}.log"
+    process = _spawn(
+        [
+            sys.executable, "-m", "uvicorn", "audio_service.main:asgi_app",
+            "--host", "127.0.0.1", "--port", str(port), "--ws-per-message-deflate", "false",
+            "--log-level", "warning",
+        ],
+        base_env(**settings),
+        log,
+    )
+    service = ServiceProcess(process, port, log)
+    try:
+        _wait_ready(service)
+        yield service
+    finally:
+        _stop(service)
+
+
+@contextlib.contextmanager
+def run_worker(tmp: Path, **settings: object) -> Iterator[ServiceProcess]:
+    """``audio-service worker`` (cluster mode) in a subprocess."""
+    settings.setdefault("temp_dir", tmp)
+    log = tmp / f"worker-{time.monotonic_ns()}.log"
+    process = _spawn(
+        [sys.executable, "-m", "audio_service.cli", "worker"], base_env(**settings), log
+    )
+    service = ServiceProcess(process, None, log)
+    try:
+        yield service
+    finally:
+        _stop(service)
+
+
+def _wait_ready(service: ServiceProcess, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{service.output()}")
+        try:
+            if httpx.get(service.url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server not ready in {timeout}s:\n{service.output()}")
+
+
+def _stop(service: ServiceProcess) -> None:
+    if service.process.poll() is None:
+        os.killpg(service.process.pid, signal.SIGTERM)
+        try:
+            service.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(service.process.pid, signal.SIGKILL)
+            service.process.wait(5)
