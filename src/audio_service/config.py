@@ -76,6 +76,11 @@ class Settings(BaseSettings):
             raise ValueError("ALLOWED_ORIGINS is empty: list at least one origin")
         return self
 
+    @field_validator("temp_dir")
+    @classmethod
+    def _default_temp_dir(cls, value: str) -> str:
+        return value or tempfile.gettempdir()
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str) -> str:

@@ -17,7 +17,6 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import CollectorRegistry
 
 from audio_service.api import errors as api_errors
 from audio_service.api.middleware import OriginGuard, SecurityHeaders
@@ -27,6 +26,7 @@ from audio_service.backends import create_backend
 from audio_service.config import Settings, get_settings
 from audio_service.jobs.runner import JobRunner
 from audio_service.jobs.service import JobService
+from audio_service.metrics import Metrics
 from audio_service.websocket.hub import Hub
 from audio_service.websocket.server import SocketHandlers, create_sio
 
@@ -40,11 +40,17 @@ class Service:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.metrics = Metrics()
         self.backend = create_backend(settings)
-        self.jobs = JobService(self.backend, settings)
+        self.jobs = JobService(self.backend, settings, metrics=self.metrics)
         self.sio = create_sio(settings)
-        self.hub = Hub(self.sio, self.backend.events, max_backlog=settings.max_socket_backlog)
-        self.handlers = SocketHandlers(self.sio, self.hub, self.backend, settings)
+        self.hub = Hub(
+            self.sio,
+            self.backend.events,
+            max_backlog=settings.max_socket_backlog,
+            metrics=self.metrics,
+        )
+        self.handlers = SocketHandlers(self.sio, self.hub, self.backend, settings, self.metrics)
         runs_jobs = not settings.redis_url or settings.api_runs_jobs
         consumer = f"api-{socket.gethostname()}-{os.getpid()}"
         self.runner = JobRunner(self.jobs, settings, consumer=consumer) if runs_jobs else None
@@ -100,7 +106,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     app.state.service = service
     app.state.backend = service.backend
     app.state.jobs = service.jobs
-    app.state.registry = CollectorRegistry()
+    app.state.registry = service.metrics.registry
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     api_errors.install(app)
     app.include_router(meta.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 #: Job ids carry 128 random bits (``secrets.token_urlsafe(16)`` gives 22 characters).
@@ -17,7 +17,7 @@ JOB_ID_BYTES = 16
 MAX_JOB_ID_LENGTH = 64
 
 
-class MessageType(str, Enum):
+class MessageType(StrEnum):
     CONNECTED = "connected"
     SUBSCRIBED = "subscribed"
     PROGRESS = "progress"
@@ -26,7 +26,7 @@ class MessageType(str, Enum):
     ERROR = "error"
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     INVALID_JOB = "INVALID_JOB"  #: subscribe/unsubscribe without a usable job_id
     INVALID_PAYLOAD = "INVALID_PAYLOAD"  #: an event payload of the wrong shape
     JOB_NOT_FOUND = "JOB_NOT_FOUND"  #: unknown, expired or someone else's id: same answer
@@ -181,7 +181,9 @@ class PayloadError(ValueError):
 def parse_subscribe(data: Any) -> SubscribeRequest:
     """Validate a client payload ``{job_id, last_seq?}`` of any shape, raising PayloadError."""
     if not isinstance(data, dict):
-        raise PayloadError(ErrorCode.INVALID_PAYLOAD, "payload must be an object {job_id, last_seq?}")
+        raise PayloadError(
+            ErrorCode.INVALID_PAYLOAD, "payload must be an object {job_id, last_seq?}"
+        )
     job_id = data.get("job_id")
     if not isinstance(job_id, str) or not job_id:
         raise PayloadError(ErrorCode.INVALID_JOB, "job_id is required")

@@ -39,9 +39,18 @@ def base_env(**settings: object) -> dict[str, str]:
 
 
 _SETTING_NAMES = {
-    "ALLOWED_ORIGINS", "REDIS_URL", "REDIS_PREFIX", "MAX_UPLOAD_MB", "MAX_AUDIO_DURATION",
-    "JOB_RETENTION_SECONDS", "RATE_LIMIT_PER_MINUTE", "ALLOW_PRIVATE_URLS", "TEMP_DIR",
-    "STREAM_PACE_SECONDS", "WORKER_CONCURRENCY", "API_RUNS_JOBS",
+    "ALLOWED_ORIGINS",
+    "REDIS_URL",
+    "REDIS_PREFIX",
+    "MAX_UPLOAD_MB",
+    "MAX_AUDIO_DURATION",
+    "JOB_RETENTION_SECONDS",
+    "RATE_LIMIT_PER_MINUTE",
+    "ALLOW_PRIVATE_URLS",
+    "TEMP_DIR",
+    "STREAM_PACE_SECONDS",
+    "WORKER_CONCURRENCY",
+    "API_RUNS_JOBS",
 }
 
 
@@ -79,9 +88,18 @@ def run_server(tmp: Path, **settings: object) -> Iterator[ServiceProcess]:
     log = tmp / f"server-{port}.log"
     process = _spawn(
         [
-            sys.executable, "-m", "uvicorn", "audio_service.main:asgi_app",
-            "--host", "127.0.0.1", "--port", str(port), "--ws-per-message-deflate", "false",
-            "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "audio_service.main:asgi_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ws-per-message-deflate",
+            "false",
+            "--log-level",
+            "warning",
         ],
         base_env(**settings),
         log,

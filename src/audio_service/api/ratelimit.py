@@ -49,7 +49,9 @@ class RateLimiter:
         while hits and now - hits[0] >= _WINDOW:
             hits.popleft()
         if len(hits) >= self.per_minute:
-            raise RateLimited("too many jobs from this address", retry_after=_WINDOW - (now - hits[0]))
+            raise RateLimited(
+                "too many jobs from this address", retry_after=_WINDOW - (now - hits[0])
+            )
         hits.append(now)
 
     def _prune(self, now: float) -> None:

@@ -74,7 +74,9 @@ class _Receiver:
             self._out = None
 
 
-async def receive_upload(request: Request, dest_dir: Path, max_bytes: int) -> tuple[Path, str | None]:
+async def receive_upload(
+    request: Request, dest_dir: Path, max_bytes: int
+) -> tuple[Path, str | None]:
     """Save the ``file`` field of a multipart request; return its path and client filename."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + _ENVELOPE_BYTES:
@@ -89,8 +91,13 @@ async def receive_upload(request: Request, dest_dir: Path, max_bytes: int) -> tu
     callbacks = {
         name: getattr(receiver, name)
         for name in (
-            "on_part_begin", "on_header_field", "on_header_value", "on_header_end",
-            "on_headers_finished", "on_part_data", "on_part_end",
+            "on_part_begin",
+            "on_header_field",
+            "on_header_value",
+            "on_header_end",
+            "on_headers_finished",
+            "on_part_data",
+            "on_part_end",
         )
     }
     try:

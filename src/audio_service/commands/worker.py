@@ -21,10 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if not settings.redis_url:
-        print("audio-service worker: set REDIS_URL (the embedded mode runs jobs in `serve`)",
-              file=sys.stderr)
+        print(
+            "audio-service worker: set REDIS_URL (the embedded mode runs jobs in `serve`)",
+            file=sys.stderr,
+        )
         return 2
     name = args.name or f"worker-{socket.gethostname()}-{os.getpid()}"
     asyncio.run(_work(name))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, fields
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from audio_service.protocol import JOB_ID_BYTES
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     #: Accepted, waiting for a worker.
     PENDING = "pending"
     #: Downloading the media of a URL job.
@@ -30,7 +30,7 @@ class JobStatus(str, Enum):
         return self in (JobStatus.COMPLETE, JobStatus.ERROR, JobStatus.CANCELLED)
 
 
-class SourceKind(str, Enum):
+class SourceKind(StrEnum):
     UPLOAD = "upload"
     URL = "url"
 

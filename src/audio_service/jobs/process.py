@@ -47,7 +47,7 @@ class JobSpec:
 
 def _limit_resources(spec: JobSpec) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (spec.cpu_seconds, spec.cpu_seconds + 5))
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = spec.memory_bytes if hard == resource.RLIM_INFINITY else min(spec.memory_bytes, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
@@ -61,7 +61,9 @@ class _Reporter:
     def send(self, message: JobMessage) -> None:
         self.conn.send(message)
 
-    def progress_to(self, status: JobStatus, percent: int, text: str, *, force: bool = False) -> None:
+    def progress_to(
+        self, status: JobStatus, percent: int, text: str, *, force: bool = False
+    ) -> None:
         now = time.monotonic()
         # Never backwards, and not more often than needed for a smooth bar.
         if percent <= self.progress and not force:

@@ -192,7 +192,9 @@ class JobRunner:
                 await self.service.fail(job_id, *_exit_reason(process.exitcode))
         except TimeoutError:
             await self.service.fail(
-                job_id, "TIMEOUT", f"the job took longer than {self.settings.job_timeout_seconds:g}s"
+                job_id,
+                "TIMEOUT",
+                f"the job took longer than {self.settings.job_timeout_seconds:g}s",
             )
         finally:
             self.running.pop(job_id, None)
@@ -201,7 +203,9 @@ class JobRunner:
             await asyncio.to_thread(process.join, 5)
             parent.close()
             logger.info(
-                "job %s finished in %.2fs (exit %s)", job_id, time.monotonic() - started,
+                "job %s finished in %.2fs (exit %s)",
+                job_id,
+                time.monotonic() - started,
                 process.exitcode,
             )
 

@@ -15,6 +15,7 @@ from audio_service.backends.base import Backend
 from audio_service.config import Settings
 from audio_service.errors import JobNotFound
 from audio_service.jobs.models import JobRecord, JobStatus, SourceKind, new_job_id
+from audio_service.metrics import Metrics
 from audio_service.protocol import (
     ErrorMessage,
     JobMessage,
@@ -27,9 +28,10 @@ logger = logging.getLogger(__name__)
 
 
 class JobService:
-    def __init__(self, backend: Backend, settings: Settings) -> None:
+    def __init__(self, backend: Backend, settings: Settings, metrics: Metrics | None = None):
         self.backend = backend
         self.settings = settings
+        self.metrics = metrics
 
     async def create_upload_job(self, path: Path, filename: str | None) -> JobRecord:
         job_id = new_job_id()
@@ -45,6 +47,8 @@ class JobService:
 
     async def _submit(self, job: JobRecord) -> JobRecord:
         await self.backend.jobs.create(job)
+        if self.metrics is not None:
+            self.metrics.jobs.labels("created").inc()
         await self.publish(job.job_id, ProgressMessage(job.status.value, 0, job.message))
         await self.backend.queue.enqueue(job.job_id)
         return job
@@ -66,6 +70,8 @@ class JobService:
         seq = await self.backend.events.append(job_id, name, data, final=terminal)
         if seq is None:
             return None
+        if self.metrics is not None:
+            self.metrics.events_appended.labels(name).inc()
         if isinstance(message, ProgressMessage):
             await self.backend.jobs.update(
                 job_id,
@@ -74,10 +80,9 @@ class JobService:
                 message=message.message,
             )
         elif isinstance(message, ErrorMessage):
-            status = JobStatus.CANCELLED if message.code == "CANCELLED" else JobStatus.ERROR
             await self.backend.jobs.update(
                 job_id,
-                status=status,
+                status=JobStatus(_status_of(message)),
                 message=message.message,
                 error_code=message.code,
                 error_message=message.message,
@@ -85,6 +90,8 @@ class JobService:
         elif name == MessageType.COMPLETE.value:
             await self.backend.jobs.update(job_id, status=JobStatus.COMPLETE, progress=100)
         if terminal:
+            if self.metrics is not None:
+                self.metrics.jobs.labels(name if name == "complete" else _status_of(message)).inc()
             await self.backend.retire(job_id, self.settings.job_retention_seconds)
             await self._discard_upload(job_id)
         return seq
@@ -118,3 +125,9 @@ class JobService:
                 await self.backend.uploads.discard(job.source)
             except Exception:
                 logger.exception("could not discard the upload of job %s", job_id)
+
+
+def _status_of(message: JobMessage) -> str:
+    if isinstance(message, ErrorMessage) and message.code == "CANCELLED":
+        return JobStatus.CANCELLED.value
+    return JobStatus.ERROR.value

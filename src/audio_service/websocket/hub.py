@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import engineio
 import socketio
 
 from audio_service.backends.base import EventLog
+from audio_service.metrics import Metrics
 from audio_service.protocol import Event, event_payload_json, socketio_event_text
 
 logger = logging.getLogger(__name__)
@@ -63,17 +63,23 @@ class Hub:
         events: EventLog,
         *,
         max_backlog: int,
-        on_slow_consumer: Callable[[str], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sio = sio
         self.events = events
         self.max_backlog = max_backlog
-        self._on_slow_consumer = on_slow_consumer
+        self.metrics = metrics or Metrics()
         self.feeds: dict[str, _Feed] = {}
         #: sid -> job_id -> subscription
         self.sockets: dict[str, dict[str, Subscription]] = {}
         self._have_feeds = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.metrics.track(self.metrics.feeds, lambda: len(self.feeds))
+        self.metrics.track(
+            self.metrics.subscriptions, lambda: sum(len(s) for s in self.sockets.values())
+        )
+        self._delivered_live = self.metrics.events_delivered.labels("live")
+        self._delivered_replay = self.metrics.events_delivered.labels("replay")
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -208,6 +214,7 @@ class Hub:
                     self._disconnect_slow(sub.sid)
                     continue
                 sub.cursor = event.seq
+                self._delivered_live.inc()
                 if event.terminal:
                     self._finish(sub)
 
@@ -224,6 +231,7 @@ class Hub:
     async def _send(self, sub: Subscription, event: Event) -> None:
         self._queue(sub, self._packet(sub.job_id, event))
         sub.cursor = event.seq
+        self._delivered_replay.inc()
         # Let the socket's writer run between replayed events.
         await asyncio.sleep(0)
 
@@ -239,8 +247,7 @@ class Hub:
 
     def _disconnect_slow(self, sid: str) -> None:
         logger.warning("socket %s exceeded %d queued packets: disconnecting", sid, self.max_backlog)
-        if self._on_slow_consumer is not None:
-            self._on_slow_consumer(sid)
+        self.metrics.slow_consumers.inc()
         self._disconnect(sid)
 
     def _disconnect(self, sid: str) -> None:

@@ -16,6 +16,7 @@ import socketio
 from audio_service.backends.base import Backend
 from audio_service.config import Settings
 from audio_service.errors import BackendUnavailable
+from audio_service.metrics import Metrics
 from audio_service.protocol import (
     ConnectedMessage,
     ErrorCode,
@@ -73,8 +74,17 @@ class _TokenBucket:
 
 
 class SocketHandlers:
-    def __init__(self, sio: socketio.AsyncServer, hub: Hub, backend: Backend, settings: Settings):
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        hub: Hub,
+        backend: Backend,
+        settings: Settings,
+        metrics: Metrics,
+    ) -> None:
         self.sio = sio
+        self.metrics = metrics
+        metrics.track(metrics.sockets, lambda: len(self.buckets))
         self.hub = hub
         self.backend = backend
         self.settings = settings
@@ -99,7 +109,10 @@ class SocketHandlers:
 
     def _rate_ok(self, sid: str) -> bool:
         bucket = self.buckets.get(sid)
-        return bucket is None or bucket.take()
+        if bucket is None or bucket.take():
+            return True
+        self.metrics.rate_limited.labels("socket").inc()
+        return False
 
     async def subscribe(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         if not self._rate_ok(sid):
