@@ -1,0 +1,195 @@
+"""Incremental audio decoding: libsndfile first, ffmpeg for everything else.
+
+libsndfile (bundled with soundfile) reads WAV, FLAC, MP3 and OGG in-process with no external
+binary, so it is tried first. Containers it cannot open (m4a, webm, what yt-dlp downloads) go
+through the ffmpeg binary shipped by imageio-ffmpeg, streaming raw float32 PCM from a pipe.
+Either way the caller gets the same :class:`AudioSource` and never holds the whole file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import soundfile as sf
+
+from audio_service.errors import AudioTooLong, DecodeError
+
+#: Sample rates outside this range are refused before anything is allocated for them.
+MIN_SAMPLERATE = 8000
+MAX_SAMPLERATE = 384_000
+MAX_CHANNELS = 16
+#: Frames per block when the caller does not care (about 1.5 s at 44.1 kHz).
+DEFAULT_BLOCK_FRAMES = 65_536
+
+
+def check_format(samplerate: int, channels: int, name: str) -> None:
+    """Refuse absurd headers before any buffer is sized from them."""
+    if not MIN_SAMPLERATE <= samplerate <= MAX_SAMPLERATE:
+        raise DecodeError(
+            f"{name}: unsupported sample rate {samplerate} Hz "
+            f"(accepted {MIN_SAMPLERATE}..{MAX_SAMPLERATE})"
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise DecodeError(
+            f"{name}: unsupported channel count {channels} (accepted 1..{MAX_CHANNELS})"
+        )
+
+
+class AudioSource:
+    """An open audio stream, read block by block.
+
+    Attributes
+    ----------
+    samplerate : int
+        Samples per second per channel (Hz).
+    channels : int
+        Number of interleaved channels in every block.
+    frames : int or None
+        Length in frames when the container states it (an estimate for ffmpeg sources),
+        None when unknown.
+    """
+
+    samplerate: int
+    channels: int
+    frames: int | None
+
+    def __init__(self, *, name: str, max_duration: float | None) -> None:
+        self.name = name
+        self.max_duration = max_duration
+
+    def _read(self, block_frames: int) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def duration(self) -> float | None:
+        """Stated length in seconds, or None when unknown."""
+        return None if self.frames is None else self.frames / self.samplerate
+
+    def blocks(self, block_frames: int = DEFAULT_BLOCK_FRAMES) -> Iterator[np.ndarray]:
+        """Yield the decoded audio in order.
+
+        Parameters
+        ----------
+        block_frames : int
+            Frames per block; the last block may be shorter.
+
+        Yields
+        ------
+        block : np.ndarray, shape (n, channels), float32
+            Samples in -1..1 full scale.
+
+        Raises
+        ------
+        DecodeError
+            The stream is damaged, or it holds no audio at all.
+        AudioTooLong
+            More than ``max_duration`` seconds were decoded.
+        """
+        limit = None
+        if self.max_duration is not None:
+            limit = int(self.max_duration * self.samplerate)
+        decoded = 0
+        for block in self._read(max(1, int(block_frames))):
+            decoded += len(block)
+            if limit is not None and decoded > limit:
+                raise AudioTooLong(
+                    f"{self.name}: audio is longer than the limit of {self.max_duration:g} s"
+                )
+            yield block
+        if decoded == 0:
+            raise DecodeError(f"{self.name}: the file contains no decodable audio")
+
+    def __enter__(self) -> AudioSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _SoundFileSource(AudioSource):
+    def __init__(self, handle: sf.SoundFile, *, name: str, max_duration: float | None) -> None:
+        super().__init__(name=name, max_duration=max_duration)
+        self._handle = handle
+        self.samplerate = int(handle.samplerate)
+        self.channels = int(handle.channels)
+        # libsndfile reports a huge frame count for streams of unknown length.
+        frames = int(handle.frames)
+        self.frames = frames if 0 < frames < 2**62 else None
+
+    def _read(self, block_frames: int) -> Iterator[np.ndarray]:
+        while True:
+            try:
+                block = self._handle.read(block_frames, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as e:
+                raise DecodeError(f"{self.name}: damaged audio stream ({e})") from e
+            if len(block) == 0:
+                return
+            yield block
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def open_audio(path: str | Path, *, max_duration: float | None = None) -> AudioSource:
+    """Open an audio file for block-wise decoding.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any file libsndfile or ffmpeg can decode.
+    max_duration : float, optional
+        Longest accepted audio in seconds; checked against the header when it states a length
+        and again while decoding.
+
+    Returns
+    -------
+    AudioSource
+        Use it as a context manager so the file (or ffmpeg process) is always released.
+
+    Raises
+    ------
+    DecodeError
+        Missing, empty or undecodable file, or an absurd sample rate or channel count.
+    AudioTooLong
+        The header already states a length beyond ``max_duration``.
+    """
+    path = Path(path)
+    name = path.name
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise DecodeError(f"{name}: cannot read file ({e.strerror})") from e
+    if size == 0:
+        raise DecodeError(f"{name}: the file is empty")
+    source: AudioSource
+    try:
+        handle = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        # libsndfile does not know the container (m4a, webm, ...): ffmpeg may.
+        from audio_service.analysis.ffmpeg import FfmpegSource
+
+        source = FfmpegSource(path, name=name, max_duration=max_duration)
+    else:
+        try:
+            check_format(int(handle.samplerate), int(handle.channels), name)
+        except DecodeError:
+            handle.close()
+            raise
+        source = _SoundFileSource(handle, name=name, max_duration=max_duration)
+    duration = source.duration
+    if max_duration is not None and duration is not None and duration > max_duration:
+        source.close()
+        raise AudioTooLong(f"{name}: audio is {duration:.1f} s, the limit is {max_duration:g} s")
+    return source

@@ -1,0 +1,103 @@
+"""Scales and per-second measurements shared by the analyzer and the song summary.
+
+Every 0..1 value derived from a level uses one documented scale: ``(dB + 60) / 60`` clipped,
+so -60 dBFS and below reads 0 and full scale reads 1 (docs/ANALYSIS.md).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+#: Reported level of digital silence, dB (instead of -inf).
+DB_FLOOR = -120.0
+#: Width of the 0..1 level scale, dB: the scale maps -60..0 dBFS onto 0..1.
+SCALE_RANGE_DB = 60.0
+#: A second quieter than this (RMS, dBFS) counts as silent: no tempo, no indices.
+SILENCE_DB = -60.0
+#: BS.1770 offset between K-weighted mean-square power in dB and LUFS.
+LUFS_OFFSET = -0.691
+#: Onset flux (mean rise of log-mel energy per frame, dB) that maps to 1 - 1/e on 0..1.
+ONSET_SCALE_DB = 2.0
+#: Mel-dB change between consecutive seconds (mean over bands) that counts as full novelty.
+NOVELTY_SCALE_DB = 12.0
+#: A second this much louder than the mean of the preceding seconds is a full "peak".
+PEAK_SCALE_DB = 10.0
+
+_POWER_FLOOR = 10 ** (DB_FLOOR / 10)
+
+
+def to_db(power: float) -> float:
+    """Mean-square power (full scale = 1) in dB, floored at ``DB_FLOOR``."""
+    return 10.0 * math.log10(max(float(power), _POWER_FLOOR))
+
+
+def level_scale(db: float) -> float:
+    """A level in dB on the 0..1 scale: -60 dB -> 0, 0 dB -> 1."""
+    return min(1.0, max(0.0, (db + SCALE_RANGE_DB) / SCALE_RANGE_DB))
+
+
+def brightness(centroid_hz: float) -> float:
+    """Spectral centroid on a log scale: 250 Hz -> 0, 8 kHz -> 1."""
+    if centroid_hz <= 250.0:
+        return 0.0
+    return min(1.0, math.log2(centroid_hz / 250.0) / 5.0)
+
+
+def onset_scale(flux_db: float) -> float:
+    """Mean onset flux (dB per frame) on 0..1, saturating smoothly."""
+    return 1.0 - math.exp(-max(0.0, flux_db) / ONSET_SCALE_DB)
+
+
+def flatness(power: np.ndarray) -> float:
+    """Spectral flatness (geometric over arithmetic mean), 0 tonal .. 1 white-noise-like.
+
+    Parameters
+    ----------
+    power : np.ndarray, shape (n_bands,)
+        Band powers, e.g. a mel spectrum.
+    """
+    p = np.maximum(np.asarray(power, dtype=np.float64), _POWER_FLOOR)
+    return float(np.clip(np.exp(np.mean(np.log(p))) / np.mean(p), 0.0, 1.0))
+
+
+def novelty(mel_db: np.ndarray, previous: np.ndarray | None) -> float:
+    """Spectral change between two seconds' mel-dB spectra, 0..1."""
+    if previous is None:
+        return 0.0
+    change = float(np.mean(np.abs(mel_db - previous)))
+    return min(1.0, change / NOVELTY_SCALE_DB)
+
+
+def peak(loudness_db: float, preceding_db: list[float]) -> float:
+    """How far a second's loudness rises above the mean of the preceding seconds, 0..1."""
+    if not preceding_db:
+        return 0.0
+    rise = loudness_db - float(np.mean(preceding_db))
+    return min(1.0, max(0.0, rise / PEAK_SCALE_DB))
+
+
+def rounded(value: Any, digits: int = 4) -> Any:
+    """Plain-Python copy of ``value`` with floats rounded, for compact strict JSON."""
+    if isinstance(value, dict):
+        return {key: rounded(item, digits) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(item, digits) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return round(float(value), digits)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def rounded_shares(shares: dict[str, float], digits: int = 6) -> dict[str, float]:
+    """Round shares that sum to 1 so that the rounded values still sum to 1.
+
+    The rounding residue goes to the largest share, which keeps it non-negative.
+    """
+    out = {name: round(float(value), digits) for name, value in shares.items()}
+    largest = max(out, key=lambda name: out[name])
+    out[largest] = 1.0 - sum(value for name, value in out.items() if name != largest)
+    return out

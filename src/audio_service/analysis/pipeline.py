@@ -1,0 +1,84 @@
+"""Whole-file analysis: decode in blocks, stream through the analyzer, collect the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from audio_service.analysis.decode import DEFAULT_BLOCK_FRAMES, open_audio
+from audio_service.analysis.stream import StreamingAnalyzer
+
+#: Sample rates whose filter banks :func:`warm_up` builds ahead of the first job.
+COMMON_SAMPLERATES = (44_100, 48_000, 22_050)
+
+
+def analyze_file(
+    path: str | Path,
+    *,
+    on_segment: Callable[[dict[str, Any]], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    max_duration: float | None = None,
+    block_frames: int = DEFAULT_BLOCK_FRAMES,
+) -> dict[str, Any]:
+    """Analyse an audio file, reporting each segment as soon as it is complete.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any file :func:`open_audio` can decode.
+    on_segment : callable, optional
+        Called with every segment dict, in time order, while decoding continues.
+    on_progress : callable, optional
+        Called after every decoded block with the fraction done (0..1) when the file states
+        its length.
+    max_duration : float, optional
+        Longest accepted audio, seconds (:class:`~audio_service.errors.AudioTooLong` beyond).
+    block_frames : int
+        Frames decoded per block.
+
+    Returns
+    -------
+    dict
+        :meth:`StreamingAnalyzer.summary` plus ``samplerate``, ``channels`` and ``segments``;
+        strict-JSON-safe (plain floats, ints, strings, None).
+
+    Raises
+    ------
+    DecodeError, AudioTooLong
+    """
+    segments: list[dict[str, Any]] = []
+
+    def emit(produced: list[dict[str, Any]]) -> None:
+        for segment in produced:
+            segments.append(segment)
+            if on_segment is not None:
+                on_segment(segment)
+
+    with open_audio(path, max_duration=max_duration) as source:
+        analyzer = StreamingAnalyzer(source.samplerate)
+        for block in source.blocks(block_frames):
+            emit(analyzer.push(block))
+            if on_progress is not None and source.frames:
+                on_progress(min(1.0, analyzer.samples / source.frames))
+        emit(analyzer.finish())
+        result = analyzer.summary()
+        result["samplerate"] = source.samplerate
+        result["channels"] = source.channels
+    result["segments"] = segments
+    return result
+
+
+def warm_up() -> None:
+    """Import librosa and build the filter banks of common sample rates once.
+
+    Workers call this at start so that the first job does not pay the import (seconds).
+    """
+    import numpy as np
+
+    for samplerate in COMMON_SAMPLERATES:
+        analyzer = StreamingAnalyzer(samplerate)
+        rng = np.random.default_rng(0)
+        analyzer.push(0.1 * rng.standard_normal(5 * samplerate).astype(np.float32))
+        analyzer.finish()
+        analyzer.summary()
