@@ -24,10 +24,15 @@ class Recorder:
         self.errors: list[dict[str, Any]] = []
         self.events: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
         self._ended: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
-        self.sio.on("connected", self.connected.append)
+        self._greeted = asyncio.Event()
+        self.sio.on("connected", self._on_connected)
         self.sio.on("subscribed", self.subscribed.append)
         for name in JOB_EVENTS:
             self.sio.on(name, self._recorder(name))
+
+    def _on_connected(self, data: dict[str, Any]) -> None:
+        self.connected.append(data)
+        self._greeted.set()
 
     def _recorder(self, name: str) -> Any:
         async def record(data: dict[str, Any]) -> None:
@@ -42,6 +47,7 @@ class Recorder:
 
     async def connect(self, transports: list[str] | None = None) -> Recorder:
         await self.sio.connect(self.url, transports=transports or ["websocket"], wait_timeout=10)
+        await asyncio.wait_for(self._greeted.wait(), 10)
         return self
 
     async def subscribe(self, job_id: Any, last_seq: int | None = None) -> dict[str, Any]:
