@@ -1,0 +1,42 @@
+"""Every Redis key the service writes, in one place, all under ``settings.redis_prefix``.
+
+| key | type | expiry |
+|---|---|---|
+| ``{p}:job:{job_id}`` | hash: the job record, one JSON value per field | active TTL, refreshed by each event; retention once finished |
+| ``{p}:log:{job_id}`` | stream: the event log, entry id ``0-<seq>`` | as the job record |
+| ``{p}:queue`` | stream + consumer group :data:`QUEUE_GROUP`: jobs to run | active TTL, refreshed by each enqueue |
+| ``{p}:upload:{ref}`` | list of 1 MiB pieces of an uploaded file | active TTL; deleted when the job ends |
+| ``{p}:wake:{instance}`` | stream of one entry: wakes one process's tail | :data:`WAKE_TTL_SECONDS` |
+"""  # noqa: E501 - a table reads better unwrapped
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The consumer group of the job queue; every worker is a consumer in it.
+QUEUE_GROUP = "workers"
+#: A wake stream outlives any tail that reads it; nobody reads it after its process ends.
+WAKE_TTL_SECONDS = 60
+#: Keys of jobs that are still running: far longer than a job can queue and run.
+ACTIVE_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    def log(self, job_id: str) -> str:
+        return f"{self.prefix}:log:{job_id}"
+
+    def upload(self, ref: str) -> str:
+        return f"{self.prefix}:upload:{ref}"
+
+    def wake(self, instance: str) -> str:
+        return f"{self.prefix}:wake:{instance}"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.prefix}:queue"

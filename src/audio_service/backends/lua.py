@@ -1,0 +1,64 @@
+"""The Lua scripts of the Redis back-end: the steps that must be atomic.
+
+Each runs as one Redis command, so no other client sees (or interleaves with) a half-done
+step. redis-py sends them by SHA and reloads them after a Redis restart.
+"""
+
+from __future__ import annotations
+
+#: Append one event to a job's log. Returns its seq, or nil when the log is closed.
+#:
+#: KEYS: log stream, job hash. ARGV: name, data, token, final ("1"/"0"), TTL (ms).
+#: Entries are ``n`` name, ``d`` data, ``t`` token, and ``f`` on the final entry. The seq is
+#: the entry id ``0-<seq>``, so allocating it and writing the entry cannot be split. The
+#: token makes a retried call (redis-py retries when a connection drops, and the first
+#: attempt may have been applied) answer with the first attempt's seq instead of
+#: appending the event twice. A log without entries whose job has no record is refused:
+#: the job expired or Redis lost its data, and restarting at seq 1 would hand subscribers
+#: events they believe they already have.
+APPEND = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local seq = 1
+if last then
+  local fields = last[2]
+  if fields[6] == ARGV[3] then return tonumber(string.sub(last[1], 3)) end
+  if fields[7] then return false end
+  seq = tonumber(string.sub(last[1], 3)) + 1
+elseif redis.call('EXISTS', KEYS[2]) == 0 then
+  return false
+end
+if ARGV[4] == '1' then
+  redis.call('XADD', KEYS[1], '0-' .. seq, 'n', ARGV[1], 'd', ARGV[2], 't', ARGV[3], 'f', '1')
+else
+  redis.call('XADD', KEYS[1], '0-' .. seq, 'n', ARGV[1], 'd', ARGV[2], 't', ARGV[3])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return seq
+"""
+
+#: Set fields of a job record that exists; never resurrect an expired one as a stub.
+#:
+#: KEYS: job hash. ARGV: field, value, field, value, ...
+UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+#: Keep alive ("keep") or finish ("done") a claimed queue entry, only while the caller
+#: still owns it: a worker that stalled past the reclaim time must not take the job back
+#: from the worker that reclaimed it, nor acknowledge that worker's run.
+#:
+#: KEYS: queue stream. ARGV: group, consumer, entry id, "keep" or "done". Returns 1 if owned.
+SETTLE = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)[1]
+if not pending or pending[2] ~= ARGV[2] then return 0 end
+if ARGV[4] == 'keep' then
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+else
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+  redis.call('XDEL', KEYS[1], ARGV[3])
+end
+return 1
+"""

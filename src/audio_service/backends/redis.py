@@ -1,0 +1,175 @@
+"""The cluster back-end: job store, event log, job queue and uploads in one Redis.
+
+Every key sits under ``settings.redis_prefix`` (see :mod:`audio_service.backends.keys`)
+and carries an expiry: keys of running jobs a long one, refreshed as they progress;
+finished jobs the retention time, set by :meth:`RedisBackend.retire`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
+
+from audio_service.backends import lua
+from audio_service.backends.base import Backend, JobStore, UploadStore
+from audio_service.backends.keys import ACTIVE_TTL_SECONDS, Keys
+from audio_service.backends.redis_client import connect, unavailable_as_503
+from audio_service.backends.redis_log import RedisEventLog
+from audio_service.backends.redis_queue import RedisJobQueue
+from audio_service.config import Settings
+from audio_service.jobs.models import JobRecord
+
+#: Uploads travel through Redis in pieces this large: big enough for few round trips,
+#: small enough not to stall Redis (or exceed its 512 MB value limit) on one command.
+UPLOAD_PIECE_BYTES = 1024 * 1024
+
+
+class RedisJobStore(JobStore):
+    """One hash per job; each field holds the JSON of its value, so types survive."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, ttl_ms: int) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._ttl_ms = ttl_ms
+        self._update = redis.register_script(lua.UPDATE)
+
+    @unavailable_as_503
+    async def create(self, job: JobRecord) -> None:
+        key = self._keys.job(job.job_id)
+        fields: dict[FieldT, EncodableT] = {k: json.dumps(v) for k, v in job.to_dict().items()}
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=fields)
+            pipe.pexpire(key, self._ttl_ms)
+            await pipe.execute()
+
+    @unavailable_as_503
+    async def get(self, job_id: str) -> JobRecord | None:
+        raw = cast(dict[bytes, bytes], await self._redis.hgetall(self._keys.job(job_id)))
+        if not raw:
+            return None
+        return JobRecord.from_dict({k.decode(): json.loads(v) for k, v in raw.items()})
+
+    @unavailable_as_503
+    async def update(self, job_id: str, **changes: Any) -> None:
+        changes["updated_at"] = time.time()
+        # Enum members are StrEnums: json.dumps writes their value.
+        args = [part for name, value in changes.items() for part in (name, json.dumps(value))]
+        await self._update([self._keys.job(job_id)], args)
+
+
+class RedisUploadStore(UploadStore):
+    """Uploads kept in Redis, so that any worker can analyse a file sent to any API node."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, ttl_ms: int) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._ttl_ms = ttl_ms
+
+    @unavailable_as_503
+    async def stash(self, job_id: str, path: Path) -> str:
+        key = self._keys.upload(job_id)
+        try:
+            with open(path, "rb") as source:
+                await self._redis.delete(key)
+                while piece := source.read(UPLOAD_PIECE_BYTES):
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        pipe.rpush(key, piece)
+                        pipe.pexpire(key, self._ttl_ms)
+                        await pipe.execute()
+        finally:
+            # Ours now, whether or not it reached Redis: the caller answers 503 on failure.
+            _unlink(path)
+        return job_id
+
+    @unavailable_as_503
+    async def fetch(self, ref: str, dest_dir: Path) -> Path:
+        key = self._keys.upload(ref)
+        pieces = await self._redis.llen(key)
+        if not pieces:
+            raise FileNotFoundError(f"the upload {ref!r} is no longer stored")
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        local = dest_dir / f"{ref}.upload"
+        with open(local, "wb") as out:
+            for index in range(pieces):
+                # One piece per command keeps every reply (and Redis's output buffer) small.
+                (piece,) = cast(list[bytes], await self._redis.lrange(key, index, index))
+                out.write(piece)
+        return local
+
+    @unavailable_as_503
+    async def discard(self, ref: str, local: Path | None = None) -> None:
+        if local is not None:
+            _unlink(local)
+        await self._redis.delete(self._keys.upload(ref))
+
+
+def _unlink(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+class RedisBackend(Backend):
+    """``REDIS_URL=redis://...``: every API node and worker shares this state."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        reclaim_after: float | None = None,
+        active_ttl: float = ACTIVE_TTL_SECONDS,
+    ) -> None:
+        """``reclaim_after``: seconds without keepalive before a job goes to another worker
+        (default ``settings.job_reclaim_seconds``); ``active_ttl``: expiry of running jobs."""
+        keys = Keys(settings.redis_prefix)
+        self.redis = connect(settings.redis_url)
+        self._blocking = connect(settings.redis_url, blocking=True)
+        ttl_ms = round(active_ttl * 1000)
+        self.keys = keys
+        self.jobs = RedisJobStore(self.redis, keys, ttl_ms=ttl_ms)
+        self.events = RedisEventLog(self.redis, self._blocking, keys, ttl_ms=ttl_ms)
+        self.queue = self._queue = RedisJobQueue(
+            self.redis,
+            self._blocking,
+            keys,
+            reclaim_after=settings.job_reclaim_seconds if reclaim_after is None else reclaim_after,
+            ttl_ms=ttl_ms,
+        )
+        self.uploads = RedisUploadStore(self.redis, keys, ttl_ms=ttl_ms)
+
+    async def connect(self) -> None:
+        # Best effort: a node may start while Redis is down, and claim() makes the group
+        # whenever it is missing anyway.
+        with contextlib.suppress(RedisError):
+            await self._queue.ensure_group()
+
+    async def close(self) -> None:
+        with contextlib.suppress(RedisError):
+            await self._queue.forget_consumers()
+        await self.redis.aclose()
+        await self._blocking.aclose()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except RedisError:
+            return False
+
+    @unavailable_as_503
+    async def retire(self, job_id: str, retention_seconds: float) -> None:
+        retention_ms = max(1, round(retention_seconds * 1000))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.pexpire(self.keys.job(job_id), retention_ms)
+            pipe.pexpire(self.keys.log(job_id), retention_ms)
+            await pipe.execute()
