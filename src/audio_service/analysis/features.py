@@ -26,12 +26,13 @@ NOVELTY_SCALE_DB = 12.0
 #: A second this much louder than the mean of the preceding seconds is a full "peak".
 PEAK_SCALE_DB = 10.0
 
-_POWER_FLOOR = 10 ** (DB_FLOOR / 10)
+#: Mean-square power of ``DB_FLOOR``.
+POWER_FLOOR = 10 ** (DB_FLOOR / 10)
 
 
 def to_db(power: float) -> float:
     """Mean-square power (full scale = 1) in dB, floored at ``DB_FLOOR``."""
-    return 10.0 * math.log10(max(float(power), _POWER_FLOOR))
+    return 10.0 * math.log10(max(float(power), POWER_FLOOR))
 
 
 def level_scale(db: float) -> float:
@@ -51,23 +52,28 @@ def onset_scale(flux_db: float) -> float:
     return 1.0 - math.exp(-max(0.0, flux_db) / ONSET_SCALE_DB)
 
 
-def flatness(power: np.ndarray) -> float:
+def flatness(power: np.ndarray, power_db: np.ndarray) -> float:
     """Spectral flatness (geometric over arithmetic mean), 0 tonal .. 1 white-noise-like.
 
     Parameters
     ----------
     power : np.ndarray, shape (n_bands,)
         Band powers, e.g. a mel spectrum.
+    power_db : np.ndarray, shape (n_bands,)
+        The same in dB (already at hand; the geometric mean is the mean in dB).
     """
-    p = np.maximum(np.asarray(power, dtype=np.float64), _POWER_FLOOR)
-    return float(np.clip(np.exp(np.mean(np.log(p))) / np.mean(p), 0.0, 1.0))
+    n = len(power)
+    arithmetic = float(power.sum()) / n
+    if arithmetic <= POWER_FLOOR:
+        return 0.0
+    return min(1.0, 10 ** (float(power_db.sum()) / n / 10) / arithmetic)
 
 
 def novelty(mel_db: np.ndarray, previous: np.ndarray | None) -> float:
     """Spectral change between two seconds' mel-dB spectra, 0..1."""
     if previous is None:
         return 0.0
-    change = float(np.mean(np.abs(mel_db - previous)))
+    change = float(np.abs(mel_db - previous).sum()) / len(mel_db)
     return min(1.0, change / NOVELTY_SCALE_DB)
 
 
@@ -75,21 +81,13 @@ def peak(loudness_db: float, preceding_db: list[float]) -> float:
     """How far a second's loudness rises above the mean of the preceding seconds, 0..1."""
     if not preceding_db:
         return 0.0
-    rise = loudness_db - float(np.mean(preceding_db))
+    rise = loudness_db - sum(preceding_db) / len(preceding_db)
     return min(1.0, max(0.0, rise / PEAK_SCALE_DB))
 
 
-def rounded(value: Any, digits: int = 4) -> Any:
-    """Plain-Python copy of ``value`` with floats rounded, for compact strict JSON."""
-    if isinstance(value, dict):
-        return {key: rounded(item, digits) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [rounded(item, digits) for item in value]
-    if isinstance(value, (float, np.floating)):
-        return round(float(value), digits)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+def rounded(values: dict[str, Any], digits: int = 4) -> dict[str, Any]:
+    """Copy of a flat dict with its floats rounded, for compact JSON."""
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in values.items()}
 
 
 def rounded_shares(shares: dict[str, float], digits: int = 6) -> dict[str, float]:
@@ -97,7 +95,7 @@ def rounded_shares(shares: dict[str, float], digits: int = 6) -> dict[str, float
 
     The rounding residue goes to the largest share, which keeps it non-negative.
     """
-    out = {name: round(float(value), digits) for name, value in shares.items()}
-    largest = max(out, key=lambda name: out[name])
-    out[largest] = 1.0 - sum(value for name, value in out.items() if name != largest)
+    out = {name: round(value, digits) for name, value in shares.items()}
+    largest = max(out, key=out.__getitem__)
+    out[largest] = 1.0 - (sum(out.values()) - out[largest])
     return out

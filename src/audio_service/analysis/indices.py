@@ -95,8 +95,8 @@ def valence(m: Measures) -> float:
     )
 
 
-def brain_regions(m: Measures) -> dict[str, float]:
-    """Seven region indices, each 0..1; all 0 in silence."""
+def brain_regions(m: Measures, *, a: float, v: float) -> dict[str, float]:
+    """Seven region indices, each 0..1; all 0 in silence (``a``, ``v``: arousal, valence)."""
     if m.silent:
         return dict.fromkeys(
             (
@@ -110,7 +110,6 @@ def brain_regions(m: Measures) -> dict[str, float]:
             ),
             0.0,
         )
-    a, v = arousal(m), valence(m)
     # Every listener-side index scales with how audible the sound is at all.
     presence = _clip(3.0 * m.loudness)
     return {
@@ -142,7 +141,7 @@ def brain_regions(m: Measures) -> dict[str, float]:
     }
 
 
-def brainwaves(m: Measures) -> dict[str, float]:
+def brainwaves(m: Measures, *, a: float, v: float) -> dict[str, float]:
     """Shares of five EEG bands, summing to 1.
 
     The weakest evidence of all the indices: music does not set a listener's EEG spectrum
@@ -151,7 +150,6 @@ def brainwaves(m: Measures) -> dict[str, float]:
     """
     if m.silent:
         return dict.fromkeys(("delta", "theta", "alpha", "beta", "gamma"), 0.2)
-    a, v = arousal(m), valence(m)
     raw = {
         # Cortical activity follows the beat: steady-state EEG responses appear at the beat
         # frequency (Nozaradan et al. 2011), which for 40-240 BPM lies in delta (0.7-4 Hz).
@@ -186,8 +184,22 @@ def classify(valence_index: float, arousal_index: float) -> dict[str, float | st
     }
 
 
-def emotion(m: Measures) -> dict[str, float | str]:
-    """Emotion of one second; silence is "calm" with zero confidence."""
+@dataclass(frozen=True)
+class Indices:
+    brain_regions: dict[str, float]
+    brainwaves: dict[str, float]
+    emotion: dict[str, float | str]
+
+
+def derive(m: Measures) -> Indices:
+    """All indices of one second; silence is "calm" with zero confidence."""
     if m.silent:
-        return {"primary": "calm", "confidence": 0.0, "valence": 0.5, "arousal": 0.0}
-    return classify(valence(m), arousal(m))
+        emotion: dict[str, float | str] = {
+            "primary": "calm",
+            "confidence": 0.0,
+            "valence": 0.5,
+            "arousal": 0.0,
+        }
+        return Indices(brain_regions(m, a=0.0, v=0.5), brainwaves(m, a=0.0, v=0.5), emotion)
+    a, v = arousal(m), valence(m)
+    return Indices(brain_regions(m, a=a, v=v), brainwaves(m, a=a, v=v), classify(v, a))

@@ -113,7 +113,7 @@ def projection(samplerate: int) -> Projection:
     )
 
 
-def frame_features(frames: np.ndarray, proj: Projection) -> np.ndarray:
+def frame_features(frames: np.ndarray, proj: Projection, *, out: np.ndarray) -> None:
     """Project windowed power spectra of ``frames`` onto the feature columns.
 
     Parameters
@@ -121,17 +121,12 @@ def frame_features(frames: np.ndarray, proj: Projection) -> np.ndarray:
     frames : np.ndarray, shape (n_frames, n_fft), float32
         Raw (unwindowed) frames of a mono signal in full-scale units.
     proj : Projection
-
-    Returns
-    -------
-    np.ndarray, shape (n_frames, N_COLUMNS), float32
-        Band powers and total power (mean-square, full scale = 1), the centroid numerator
+    out : np.ndarray, shape (n_frames, N_COLUMNS), float32
+        Receives band powers and total power (mean-square, full scale = 1), the centroid numerator
         (Hz x power), K-weighted power, chroma energies and mel energies.
     """
     spectrum = scipy.fft.rfft(frames * proj.window, axis=1)
-    # Squaring the interleaved real/imaginary parts in place avoids a complex abs pass.
-    parts = spectrum.view(np.float32)
-    parts *= parts
-    power = parts[:, 0::2]
-    power += parts[:, 1::2]
-    return np.asarray(power @ proj.matrix, dtype=np.float32)
+    # |X| then an in-place square measured fastest of the ways to get |X|^2 from complex64.
+    power = np.abs(spectrum)
+    power *= power
+    np.matmul(power, proj.matrix, out=out)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from audio_service.analysis import features as ft
 from audio_service.analysis import indices
@@ -33,19 +33,21 @@ from audio_service.analysis.spectral import (
 from audio_service.analysis.tempo import NO_TEMPO, estimate_tempo
 from audio_service.analysis.tonal import estimate_key
 
-#: Frames per FFT batch: (128, 2048) float32 frames and their spectra stay in L2 cache.
-CHUNK_FRAMES = 128
+#: Frames per FFT batch: (64, 2048) float32 frames and their spectra stay in L2 cache
+#: (measured fastest here; 128 and up spill and run about 1.5x slower).
+CHUNK_FRAMES = 64
 #: Local tempo looks at this much audio ending at the segment's end (seconds) ...
-TEMPO_WINDOW_SECONDS = 8.0
+TEMPO_WINDOW_SECONDS = 8
 #: ... and says null until at least this much audio is available.
 MIN_TEMPO_SECONDS = 4.0
 #: Seconds of history behind a second's "peak" (loudness above the recent mean).
 PEAK_HISTORY_SECONDS = 8
-#: Log-mel floor (dB re full scale): quieter mel bands count as silent and give no flux.
-LOGMEL_FLOOR_DB = -100.0
+#: Log-mel floor (power, -100 dB re full scale): quieter mel bands count as silent and give
+#: no flux, so digital silence has a flat envelope.
+LOGMEL_FLOOR_POWER = 1e-10
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Second:
     """What the song summary needs to remember about one analysed second."""
 
@@ -53,7 +55,6 @@ class Second:
     end: float
     loudness_db: float
     k_power: float  #: mean K-weighted power (BS.1770 weighting, full scale = 1)
-    band_db: np.ndarray  #: (5,) dB
     chroma: np.ndarray  #: (12,) sums to 1, zeros in silence
     mel_db: np.ndarray  #: (N_MELS,) dB
     valence: float
@@ -176,70 +177,85 @@ class StreamingAnalyzer:
         self._samples += len(mono)
 
     def _run(self, count: int) -> list[dict[str, Any]]:
+        """Compute the next ``count`` frames from the buffer and emit completed seconds."""
+        if count <= 0:
+            return []
         n_fft, hop = self._proj.n_fft, self._proj.hop
-        out: list[dict[str, Any]] = []
+        step = self._buffer.strides[0]
+        frames = as_strided(self._buffer, shape=(count, n_fft), strides=(hop * step, step))
+        feats = np.empty((count, N_COLUMNS), dtype=np.float32)
         for start in range(0, count, CHUNK_FRAMES):
-            n = min(CHUNK_FRAMES, count - start)
-            span = self._buffer[start * hop : start * hop + (n - 1) * hop + n_fft]
-            feats = frame_features(sliding_window_view(span, n_fft)[::hop], self._proj)
-            out.extend(self._accumulate(feats, self._flux(feats[:, COL_MEL])))
+            stop = min(count, start + CHUNK_FRAMES)
+            frame_features(frames[start:stop], self._proj, out=feats[start:stop])
+        self._flux(feats[:, COL_MEL])
+        out = self._accumulate(feats)
         self._buffer = self._buffer[count * hop :]
         return out
 
-    def _flux(self, mel: np.ndarray) -> np.ndarray:
-        """Log-mel spectral flux per frame: mean over bands of the rise in dB, shape (n,)."""
-        logmel = 10.0 * np.log10(np.maximum(mel, 10 ** (LOGMEL_FLOOR_DB / 10)))
+    def _flux(self, mel: np.ndarray) -> None:
+        """Append the log-mel spectral flux of new frames to the onset envelope.
+
+        Flux of a frame = mean over mel bands of the rise in dB since the previous frame.
+        """
+        logmel = 10.0 * np.log10(np.maximum(mel, LOGMEL_FLOOR_POWER))
         previous = logmel[:1] if self._prev_logmel is None else self._prev_logmel[None]
         self._prev_logmel = logmel[-1]
         rise = np.diff(logmel, axis=0, prepend=previous)
-        flux: np.ndarray = np.maximum(rise, 0.0).mean(axis=1)
-        end = self._frames_done + len(flux)
-        if end > len(self._onset):
+        np.maximum(rise, 0.0, out=rise)
+        end = self._frames_done + len(rise)
+        while end > len(self._onset):
             self._onset = np.concatenate((self._onset, np.zeros_like(self._onset)))
-        self._onset[self._frames_done : end] = flux
-        return flux
+        self._onset[self._frames_done : end] = rise.mean(axis=1)
 
-    def _accumulate(self, feats: np.ndarray, flux: np.ndarray) -> list[dict[str, Any]]:
+    def _accumulate(self, feats: np.ndarray) -> list[dict[str, Any]]:
+        """Add frames to their seconds; close every second whose frames are all in."""
         sr, hop = self.samplerate, self._proj.hop
         out: list[dict[str, Any]] = []
         seconds = (np.arange(self._frames_done, self._frames_done + len(feats)) * hop) // sr
-        cuts = np.flatnonzero(np.diff(seconds)) + 1
-        for rows in np.split(np.arange(len(feats)), cuts):
-            if seconds[rows[0]] != self._current:
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(seconds)) + 1))
+        sums = np.add.reduceat(feats, starts, axis=0, dtype=np.float64)
+        lengths = np.diff(np.append(starts, len(feats))).tolist()
+        for run, second in enumerate(seconds[starts].tolist()):
+            if second != self._current:
                 out.append(self._close_segment())
-            self._acc += feats[rows].sum(axis=0, dtype=np.float64)
-            self._acc_frames += len(rows)
+            self._acc += sums[run]
+            self._acc_frames += lengths[run]
         self._frames_done += len(feats)
+        # The next frame belongs to a later second: the current one is complete.
         if self._frames_done * hop >= (self._current + 1) * sr:
             out.append(self._close_segment())
         return out
 
     def _close_segment(self) -> dict[str, Any]:
+        """Measure the second being accumulated, derive its indices, start the next one."""
         sr, s = self.samplerate, self._current
         start_frame = self._first_frame[s]
         end_frame = start_frame + self._acc_frames
         mean = self._acc / max(self._acc_frames, 1)
-        start = float(s)
         end = min(s + 1.0, self._samples / sr)
-        seconds_of_samples = max(min(sr, self._samples - s * sr), 1)
-        loudness_db = ft.to_db(self._energy[s] / seconds_of_samples)
+        loudness_db = ft.to_db(self._energy[s] / max(min(sr, self._samples - s * sr), 1))
         silent = loudness_db < ft.SILENCE_DB
+        # One vectorised log for the bands, total, centroid slot (unused) and K-weighted power.
+        levels = (10.0 * np.log10(np.maximum(mean[: COL_CHROMA.start], ft.POWER_FLOOR))).tolist()
+        band_db = levels[COL_BANDS]
+        mel = mean[COL_MEL]
+        mel_db = 10.0 * np.log10(np.maximum(mel, LOGMEL_FLOOR_POWER))
         total = float(mean[COL_TOTAL])
-        band_db = np.array([ft.to_db(p) for p in mean[COL_BANDS]])
         centroid = 0.0 if silent or total <= 0 else float(mean[COL_CENTROID]) / total
-        chroma = np.zeros(12) if silent else mean[COL_CHROMA] / max(mean[COL_CHROMA].sum(), 1e-30)
-        mel_db = 10.0 * np.log10(np.maximum(mean[COL_MEL], 10 ** (LOGMEL_FLOOR_DB / 10)))
-        onset = 0.0 if silent else ft.onset_scale(float(self._onset[start_frame:end_frame].mean()))
+        chroma = mean[COL_CHROMA]
+        chroma = np.zeros(12) if silent else chroma / max(float(chroma.sum()), 1e-30)
+        flux = float(self._onset[start_frame:end_frame].sum()) / max(end_frame - start_frame, 1)
+        onset = 0.0 if silent else ft.onset_scale(flux)
 
-        window_start = self._first_frame[max(0, s - int(TEMPO_WINDOW_SECONDS) + 1)]
-        window_seconds = end - max(0.0, s - TEMPO_WINDOW_SECONDS + 1)
         tempo = NO_TEMPO
-        if not silent and window_seconds >= MIN_TEMPO_SECONDS:
+        window_second = max(0, s - TEMPO_WINDOW_SECONDS + 1)
+        if not silent and end - window_second >= MIN_TEMPO_SECONDS:
             tempo = estimate_tempo(
-                self._onset[window_start:end_frame], frame_rate=self._proj.frame_rate
+                self._onset[self._first_frame[window_second] : end_frame],
+                frame_rate=self._proj.frame_rate,
             )
         key = estimate_key(chroma)
-        previous = self._seconds[-PEAK_HISTORY_SECONDS:]
+        history = self._seconds[-PEAK_HISTORY_SECONDS:]
         measures = indices.Measures(
             loudness=ft.level_scale(loudness_db),
             brightness=ft.brightness(centroid),
@@ -249,19 +265,19 @@ class StreamingAnalyzer:
             tempo_confidence=tempo.confidence,
             majorness=key.majorness,
             clarity=key.clarity,
-            noisiness=ft.flatness(mean[COL_MEL]),
-            novelty=ft.novelty(mel_db, previous[-1].mel_db if previous else None),
-            peak=ft.peak(loudness_db, [p.loudness_db for p in previous if not p.silent]),
+            noisiness=ft.flatness(mel, mel_db),
+            novelty=ft.novelty(mel_db, history[-1].mel_db if history else None),
+            peak=ft.peak(loudness_db, [h.loudness_db for h in history if not h.silent]),
             silent=silent,
         )
-        emotion = indices.emotion(measures)
+        derived = indices.derive(measures)
+        emotion = derived.emotion
         self._seconds.append(
             Second(
-                start=start,
+                start=float(s),
                 end=end,
                 loudness_db=loudness_db,
                 k_power=float(mean[COL_KWEIGHTED]),
-                band_db=band_db,
                 chroma=chroma,
                 mel_db=mel_db,
                 valence=float(emotion["valence"]),
@@ -273,29 +289,25 @@ class StreamingAnalyzer:
         self._first_frame.append(end_frame)
         self._acc[:] = 0.0
         self._acc_frames = 0
-
-        lufs = ft.to_db(mean[COL_KWEIGHTED]) + ft.LUFS_OFFSET
-        segment = {
-            "start_time": start,
+        return {
+            "start_time": float(s),
             "end_time": round(end, 6),
-            "frequencies": {b: ft.level_scale(db) for b, db in zip(BANDS, band_db, strict=True)},
-            "frequencies_db": {
-                b: round(float(db), 2) for b, db in zip(BANDS, band_db, strict=True)
+            "frequencies": {
+                b: round(ft.level_scale(db), 4) for b, db in zip(BANDS, band_db, strict=True)
             },
-            "loudness": measures.loudness,
+            "frequencies_db": {b: round(db, 2) for b, db in zip(BANDS, band_db, strict=True)},
+            "loudness": round(measures.loudness, 4),
             "loudness_db": round(loudness_db, 2),
-            "lufs": round(max(lufs, ft.DB_FLOOR), 2),
+            "lufs": round(max(levels[COL_KWEIGHTED] + ft.LUFS_OFFSET, ft.DB_FLOOR), 2),
             "spectral_centroid": round(centroid, 1),
-            "onset_strength": onset,
-            "beat_strength": tempo.clarity,
+            "onset_strength": round(onset, 4),
+            "beat_strength": round(tempo.clarity, 4),
             "tempo": None if tempo.bpm is None else round(tempo.bpm, 2),
-            "tempo_confidence": tempo.confidence,
-            "brain_regions": indices.brain_regions(measures),
-            "emotion": emotion,
+            "tempo_confidence": round(tempo.confidence, 4),
+            "brain_regions": ft.rounded(derived.brain_regions),
+            "brainwaves": ft.rounded_shares(derived.brainwaves),
+            "emotion": ft.rounded(emotion),
         }
-        result: dict[str, Any] = ft.rounded(segment)
-        result["brainwaves"] = ft.rounded_shares(indices.brainwaves(measures))
-        return result
 
 
 def _mono(block: np.ndarray) -> np.ndarray:

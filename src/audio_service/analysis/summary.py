@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 GLOBAL_TEMPO_HARMONICS = 8
 #: Audible seconds needed before a song-level tempo is reported.
 MIN_GLOBAL_TEMPO_SECONDS = 4.0
+#: Units of "a clear difference" for section finding: mel-band level (dB) and chroma share.
+SECTION_TIMBRE_DB = 6.0
+SECTION_CHROMA_SHARE = 0.05
+SECTION_FLOOR_DB = -60.0
 #: BS.1770 gates: absolute (LUFS) and relative to the ungated level (LU).
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
@@ -78,27 +82,32 @@ def summarize(analyzer: StreamingAnalyzer) -> dict[str, Any]:
 
     sections: list[dict[str, Any]] = []
     if seconds:
-        timbre = np.array([s.mel_db for s in seconds])
-        chroma = np.array([s.chroma for s in seconds])
+        # Bands below the floor are inaudible next to the rest; without it, a few
+        # milliseconds of the next part leaking into a second's last frame would make an
+        # empty band jump by tens of dB.
+        mel_db = np.maximum(np.array([s.mel_db for s in seconds]), SECTION_FLOOR_DB)
+        timbre = mel_db / SECTION_TIMBRE_DB
+        chroma = np.array([s.chroma for s in seconds]) / SECTION_CHROMA_SHARE
         sections = find_sections(
             np.hstack([timbre, chroma]), levels, ends=np.array([s.end for s in seconds])
         )
 
-    summary = {
+    return {
         "duration": round(duration, 6),
         "tempo": {
             "bpm": None if tempo.bpm is None else round(tempo.bpm, 2),
-            "confidence": tempo.confidence,
+            "confidence": round(tempo.confidence, 4),
         },
         "key": key.key if key else None,
         "mode": key.mode if key else None,
-        "key_confidence": key.confidence if key else 0.0,
-        "loudness": ft.level_scale(loudness_db),
+        "key_confidence": round(key.confidence, 4) if key else 0.0,
+        "loudness": round(ft.level_scale(loudness_db), 4),
         "loudness_db": round(loudness_db, 2),
         "lufs": round(integrated_loudness(np.array([s.k_power for s in seconds])), 2),
-        "emotion": emotion,
-        "sections": sections,
+        "emotion": ft.rounded(emotion),
+        "sections": [
+            {"start": round(x["start"], 3), "end": round(x["end"], 3), "label": x["label"]}
+            for x in sections
+        ],
         "segment_count": len(seconds),
     }
-    result: dict[str, Any] = ft.rounded(summary)
-    return result

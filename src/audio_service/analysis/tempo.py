@@ -8,6 +8,7 @@ the peaks at 2, 3, ... times its lag, whose positions pin the period down k time
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.fft
@@ -34,14 +35,24 @@ class TempoEstimate:
 NO_TEMPO = TempoEstimate(bpm=None, confidence=0.0, clarity=0.0)
 
 
-def _parabolic(values: np.ndarray, index: int) -> tuple[float, float]:
+def _parabolic(values: list[float], index: int) -> tuple[float, float]:
     """Vertex (position, height) of the parabola through ``values[index - 1 : index + 2]``."""
     left, centre, right = values[index - 1], values[index], values[index + 1]
     curvature = left - 2 * centre + right
     if curvature >= 0:
-        return float(index), float(centre)
+        return float(index), centre
     shift = 0.5 * (left - right) / curvature
-    return index + float(shift), float(centre - 0.25 * (left - right) * shift)
+    return index + shift, centre - 0.25 * (left - right) * shift
+
+
+@lru_cache(maxsize=64)
+def _lag_grid(n: int, frame_rate: float) -> tuple[int, int, np.ndarray]:
+    """Lag range [lo, hi] (frames) and the tempo prior over it, for an n-frame envelope."""
+    lo = max(3, int(np.floor(frame_rate * 60.0 / MAX_BPM)))
+    hi = min(int(np.ceil(frame_rate * 60.0 / MIN_BPM)), n // 2)
+    bpm = 60.0 * frame_rate / np.arange(lo, hi + 1)
+    prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
+    return lo, hi, prior
 
 
 def autocorrelation(envelope: np.ndarray) -> np.ndarray:
@@ -58,10 +69,13 @@ def autocorrelation(envelope: np.ndarray) -> np.ndarray:
         All zeros when the envelope is constant.
     """
     x = np.asarray(envelope, dtype=np.float64)
-    x = x - x.mean()
+    x = x - x.sum() / len(x)
     size = scipy.fft.next_fast_len(2 * len(x), real=True)
-    spectrum = scipy.fft.rfft(x, size)
-    acf = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, size)[: len(x)]
+    # numpy's FFT: on one short vector its lower call overhead beats scipy.fft (measured
+    # 23 vs 39 us for an 8-s envelope); scipy.fft wins on the batched frames of the STFT.
+    power = np.abs(np.fft.rfft(x, size))
+    power *= power
+    acf = np.fft.irfft(power, size)[: len(x)]
     if acf[0] <= 1e-12 * len(x):
         return np.zeros(len(x))
     return np.asarray(acf / acf[0])
@@ -85,38 +99,38 @@ def estimate_tempo(envelope: np.ndarray, *, frame_rate: float, harmonics: int = 
         ``NO_TEMPO`` when the envelope is too short for two periods of the slowest tempo
         or has no periodic component.
     """
-    acf = autocorrelation(envelope)
-    n = len(acf)
-    lo = max(2, int(np.floor(frame_rate * 60.0 / MAX_BPM)))
-    hi = min(int(np.ceil(frame_rate * 60.0 / MIN_BPM)), n // 2)
-    if hi - lo < 3 or not acf.any():
+    n = len(envelope)
+    lo, hi, prior = _lag_grid(n, frame_rate)
+    if hi - lo < 3:
         return NO_TEMPO
-    lags = np.arange(lo, hi + 1)
-    inner = acf[lags]
-    is_peak = (inner > acf[lags - 1]) & (inner >= acf[lags + 1]) & (inner > 0)
+    acf = autocorrelation(envelope)
+    # Onsets are quantised to frames, so a period between two lags splits its peak over
+    # both while a multiple of it may fall on one lag: score peaks by their mass over three
+    # lags, not by their height.
+    mass = acf[lo - 2 : hi + 1] + acf[lo - 1 : hi + 2] + acf[lo : hi + 3]
+    inner = mass[1:-1]
+    is_peak = (inner > mass[:-2]) & (inner >= mass[2:]) & (inner > 0)
     if not is_peak.any():
         return NO_TEMPO
-    bpm = 60.0 * frame_rate / lags
-    prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
-    score = np.where(is_peak, inner * prior, -np.inf)
-    best = int(lags[int(np.argmax(score))])
-    period, height = _parabolic(acf, best)
+    centre = lo + int(np.argmax(np.where(is_peak, inner * prior, -np.inf)))
+    best = centre - 1 + int(np.argmax(acf[centre - 1 : centre + 2]))
+    values: list[float] = acf.tolist()
+    period, height = _parabolic(values, best)
 
     # Refine with the peaks near k * period: each one locates the period k times better.
-    positions, multiples = [period], [1.0]
+    weighted, norm = period, 1.0
     for k in range(2, harmonics + 1):
         guess = round(k * period)
         if guess + 2 >= n - n // 4:
             break
-        j = guess - 1 + int(np.argmax(acf[guess - 1 : guess + 2]))
-        if not acf[j - 1] < acf[j] >= acf[j + 1] or acf[j] <= 0:
+        j = max((guess - 1, guess, guess + 1), key=values.__getitem__)
+        if not values[j - 1] < values[j] >= values[j + 1] or values[j] <= 0:
             break
-        positions.append(_parabolic(acf, j)[0])
-        multiples.append(float(k))
-    ks = np.array(multiples)
-    period = float(np.dot(ks, positions) / np.dot(ks, ks))
+        weighted += k * _parabolic(values, j)[0]
+        norm += k * k
+    period = weighted / norm
 
-    clarity = float(np.clip(height, 0.0, 1.0))
-    baseline = max(float(np.mean(inner)), 0.0)
-    confidence = float(np.clip((clarity - baseline) / (1.0 - baseline + 1e-9), 0.0, 1.0))
+    clarity = min(1.0, max(0.0, height))
+    baseline = max(float(acf[lo : hi + 1].sum()) / (hi + 1 - lo), 0.0)
+    confidence = min(1.0, max(0.0, (clarity - baseline) / (1.0 - baseline + 1e-9)))
     return TempoEstimate(bpm=60.0 * frame_rate / period, confidence=confidence, clarity=clarity)

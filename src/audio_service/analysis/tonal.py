@@ -55,7 +55,7 @@ def key_correlations(chroma: np.ndarray) -> np.ndarray:
         Major keys C..B, then minor keys C..B; all zeros for a flat chroma.
     """
     x = np.asarray(chroma, dtype=np.float64)
-    x = x - x.mean()
+    x = x - x.sum() / 12
     norm = float(np.linalg.norm(x))
     if norm <= 1e-12:
         return np.zeros(24)
@@ -64,20 +64,20 @@ def key_correlations(chroma: np.ndarray) -> np.ndarray:
 
 def estimate_key(chroma: np.ndarray) -> KeyEstimate:
     """Key, mode and confidences of a chroma vector (see :func:`key_correlations`)."""
-    scores = key_correlations(chroma)
-    if not scores.any():
+    scores: list[float] = key_correlations(chroma).tolist()
+    best = max(range(24), key=scores.__getitem__)
+    top = scores[best]
+    if top == 0.0:
         return NO_KEY
-    order = np.argsort(scores)[::-1]
-    best, runner_up = int(order[0]), float(scores[order[1]])
-    top = float(scores[best])
+    runner_up = max(scores[:best] + scores[best + 1 :])
     # Confidence grows with the margin over the runner-up (often the relative key) and with
     # the fit itself; a margin of 0.2 correlation is already a clear decision.
-    confidence = float(np.clip(top, 0.0, 1.0) * np.clip((top - runner_up) / 0.2, 0.0, 1.0))
-    major, minor = float(scores[:12].max()), float(scores[12:].max())
+    confidence = min(1.0, max(0.0, top)) * min(1.0, max(0.0, (top - runner_up) / 0.2))
+    major, minor = max(scores[:12]), max(scores[12:])
     return KeyEstimate(
         key=PITCH_CLASSES[best % 12],
         mode="major" if best < 12 else "minor",
         confidence=confidence,
-        majorness=float(np.clip(0.5 + (major - minor) / 0.4, 0.0, 1.0)),
-        clarity=float(np.clip(top, 0.0, 1.0)),
+        majorness=min(1.0, max(0.0, 0.5 + (major - minor) / 0.4)),
+        clarity=min(1.0, max(0.0, top)),
     )
