@@ -188,3 +188,13 @@ def test_refuses_bad_input() -> None:
     analyzer.finish()
     with pytest.raises(RuntimeError):
         analyzer.push(np.zeros(10))
+
+
+def test_integer_pcm_is_scaled_to_full_scale() -> None:
+    audio = signals.tone(440.0, 3.0, amplitude=0.5)
+    pcm = np.round(audio * 32767).astype(np.int16)
+    as_float = run(audio)
+    as_int = run(pcm)  # type: ignore[arg-type]
+    assert [s["loudness_db"] for s in as_int] == pytest.approx(
+        [s["loudness_db"] for s in as_float], abs=0.01
+    )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from audio_service.analysis import StreamingAnalyzer
-from audio_service.analysis.stream import MIN_TEMPO_SECONDS, TEMPO_WINDOW_SECONDS
+from audio_service.analysis.segment import MIN_TEMPO_SECONDS, TEMPO_WINDOW_SECONDS
 from audio_service.analysis.tempo import estimate_tempo
 from tests.analysis import signals
 

@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -30,10 +31,13 @@ _CHANNELS = re.compile(r"(\d+) channels")
 
 
 def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary bundled with imageio-ffmpeg."""
+    """Path of the ffmpeg binary bundled with imageio-ffmpeg (or named by IMAGEIO_FFMPEG_EXE)."""
     import imageio_ffmpeg
 
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
+    try:
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError as e:
+        raise DecodeError(f"ffmpeg is not available to decode this format ({e})") from e
 
 
 def _parse_probe(text: str, name: str) -> tuple[int, int, float | None]:
@@ -64,9 +68,7 @@ class FfmpegSource(AudioSource):
         super().__init__(name=name, max_duration=max_duration)
         self._path = path
         self._proc: subprocess.Popen[bytes] | None = None
-        # A file, not a pipe: nobody reads ffmpeg's messages while it runs, and a full pipe
-        # would block it.
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
+        self._stderr: IO[bytes] | None = None
         try:
             probe = subprocess.run(
                 [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
@@ -77,19 +79,13 @@ class FfmpegSource(AudioSource):
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as e:
-            self._stderr.close()
             raise DecodeError(f"{name}: not a decodable audio file") from e
         text = probe.stderr.decode("utf-8", "replace")
         if "Audio:" not in text:
-            self._stderr.close()
             if "Stream #" in text:
                 raise DecodeError(f"{name}: the file has no audio stream")
             raise DecodeError(f"{name}: not a decodable audio file")
-        try:
-            self.samplerate, self.channels, duration = _parse_probe(text, name)
-        except DecodeError:
-            self._stderr.close()
-            raise
+        self.samplerate, self.channels, duration = _parse_probe(text, name)
         # The container's duration is an estimate, good enough for progress reporting.
         self.frames = round(duration * self.samplerate) if duration else None
 
@@ -117,6 +113,9 @@ class FfmpegSource(AudioSource):
         ]
 
     def _read(self, block_frames: int) -> Iterator[np.ndarray]:
+        # A file, not a pipe: nobody reads ffmpeg's messages while it runs, and a full pipe
+        # would block it.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self._proc = subprocess.Popen(
             self._command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr
         )
@@ -137,6 +136,7 @@ class FfmpegSource(AudioSource):
                 yield samples.reshape(-1, self.channels)
         status = self._proc.wait()
         if status != 0 and decoded == 0:
+            assert self._stderr is not None
             self._stderr.seek(0)
             lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
             detail = lines[-1] if lines else f"ffmpeg exit status {status}"
@@ -150,4 +150,5 @@ class FfmpegSource(AudioSource):
             if proc.stdout is not None:
                 proc.stdout.close()
             proc.wait()
-        self._stderr.close()
+        if self._stderr is not None:
+            self._stderr.close()

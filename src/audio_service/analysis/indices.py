@@ -72,8 +72,8 @@ def arousal(m: Measures) -> float:
 
     Loudness, tempo, rhythmic accentuation and brightness are the features that most
     consistently raise felt and physiological arousal (Gomez & Danuser 2007); Trost et al.
-    (2012) found the arousal dimension of music-evoked emotion as a main axis of brain
-    responses.
+    (2012) found arousal, with valence, organising the brain responses to music-evoked
+    emotions.
     """
     if m.silent:
         return 0.0
@@ -117,11 +117,12 @@ def brain_regions(m: Measures, *, a: float, v: float) -> dict[str, float]:
         # with spectro-temporal change.
         "auditory_cortex": _clip(0.6 * m.loudness + 0.2 * m.onset + 0.2 * m.brightness),
         # Dissonant, unpleasant music raises amygdala activity (Koelsch et al. 2006); the
-        # amygdala also answers to sudden, tense events (Koelsch 2014).
+        # amygdala is a hub of music-evoked emotion, unpleasant and unexpected events
+        # included (Koelsch 2014).
         "amygdala": presence
         * _clip(0.4 * (1.0 - m.clarity) + 0.2 * m.noisiness + 0.2 * (1.0 - v) + 0.2 * m.novelty),
         # The hippocampus takes part in tender, low-arousal positive emotions and in
-        # music-evoked memory (Koelsch 2014; Trost et al. 2012).
+        # music-evoked memory (Koelsch 2014).
         "hippocampus": presence * _clip(0.4 * m.clarity + 0.3 * (1.0 - a) + 0.3 * v),
         # Dopamine release in the nucleus accumbens peaks at moments of peak pleasure
         # (Salimpoor et al. 2011); pleasant consonant music engages the ventral striatum
@@ -131,8 +132,9 @@ def brain_regions(m: Measures, *, a: float, v: float) -> dict[str, float]:
         # 2007), most for tempi people like to move to.
         "motor_cortex": presence
         * _clip(0.5 * m.pulse + 0.3 * m.onset + 0.2 * _tempo_preference(m)),
-        # Expectancy building and its violation engage frontal areas (Koelsch 2014);
-        # anticipation before a peak engages the caudate (Salimpoor et al. 2011).
+        # Violations of musical expectancy engage inferior frontal cortex (Maess et al. 2001;
+        # reviewed in Koelsch 2014): here, change from the previous second and tonal
+        # ambiguity stand in for the unexpected.
         "prefrontal_cortex": presence
         * _clip(0.5 * m.novelty + 0.3 * (1.0 - m.clarity) + 0.2 * m.onset),
         # The putamen responds to a regular, felt beat (Grahn & Brett 2007) and couples with
@@ -191,15 +193,16 @@ class Indices:
     emotion: dict[str, float | str]
 
 
+def silent_emotion() -> dict[str, float | str]:
+    """The emotion of silence: "calm", neutral valence, no arousal, zero confidence."""
+    return {"primary": "calm", "confidence": 0.0, "valence": 0.5, "arousal": 0.0}
+
+
 def derive(m: Measures) -> Indices:
-    """All indices of one second; silence is "calm" with zero confidence."""
+    """All indices of one second (or of a whole song's mean measures)."""
     if m.silent:
-        emotion: dict[str, float | str] = {
-            "primary": "calm",
-            "confidence": 0.0,
-            "valence": 0.5,
-            "arousal": 0.0,
-        }
-        return Indices(brain_regions(m, a=0.0, v=0.5), brainwaves(m, a=0.0, v=0.5), emotion)
+        return Indices(
+            brain_regions(m, a=0.0, v=0.5), brainwaves(m, a=0.0, v=0.5), silent_emotion()
+        )
     a, v = arousal(m), valence(m)
     return Indices(brain_regions(m, a=a, v=v), brainwaves(m, a=a, v=v), classify(v, a))

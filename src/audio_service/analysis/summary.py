@@ -78,7 +78,7 @@ def summarize(analyzer: StreamingAnalyzer) -> dict[str, Any]:
             float(np.mean([s.arousal for s in audible])),
         )
     else:
-        emotion = {"primary": "calm", "confidence": 0.0, "valence": 0.5, "arousal": 0.0}
+        emotion = indices.silent_emotion()
 
     sections: list[dict[str, Any]] = []
     if seconds:
