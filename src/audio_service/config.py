@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     job_memory_mb: int = Field(2048, ge=256)
     #: Largest download accepted from a URL, MiB.
     max_download_mb: float = Field(200, gt=0)
+    #: Wall-clock deadline of a URL job's download, seconds (a trickling server is cut off).
+    download_timeout_seconds: float = Field(120, gt=0)
     #: Engine.io packets queued for one socket before it counts as a slow consumer.
     max_socket_backlog: int = Field(2000, ge=10)
     max_subscriptions_per_socket: int = Field(20, ge=1)

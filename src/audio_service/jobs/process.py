@@ -4,11 +4,17 @@ A job gets a fresh process forked from a pre-warmed forkserver (``jobs/runner.py
 CPU-time and memory limits, so a hostile or pathological file can only end its own job.
 It reports :mod:`audio_service.protocol` messages through a pipe and never touches the
 back-end.
+
+The limits are measured, not guessed: a warm job process (numpy, scipy, librosa and numba
+imported by the forkserver) maps about 0.6-0.7 GiB, so the default 2 GiB address-space
+limit leaves room for the analysis and still stops a runaway allocation (see
+``tests/hardening/test_job_limits.py``).
 """
 
 from __future__ import annotations
 
 import resource
+import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -29,6 +35,9 @@ _UPLOAD_START, _URL_START = 5, 20
 _BLOCK_FRAMES = 65536
 #: At most one progress event per this many seconds of wall time.
 _PROGRESS_INTERVAL = 0.25
+#: Files the job may write beyond the download itself (yt-dlp's temporary files, ffmpeg's
+#: message log).
+_FILE_MARGIN_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,13 +52,28 @@ class JobSpec:
     allow_private_urls: bool
     cpu_seconds: int
     memory_bytes: int
+    #: Wall-clock bound of the download alone (the runner bounds the whole job).
+    download_seconds: float
 
 
-def _limit_resources(spec: JobSpec) -> None:
+def _lower(kind: int, limit: int) -> None:
+    """Lower the soft limit of ``kind`` to ``limit``, never above the hard limit."""
+    _soft, hard = resource.getrlimit(kind)
+    soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+    resource.setrlimit(kind, (soft, hard))
+
+
+def limit_resources(spec: JobSpec) -> None:
+    """Bound this process (and the ffmpeg it may start, which inherits the limits)."""
+    # SIGXCPU at the soft limit; the kernel's SIGKILL 5 s later if that is ignored.
     resource.setrlimit(resource.RLIMIT_CPU, (spec.cpu_seconds, spec.cpu_seconds + 5))
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = spec.memory_bytes if hard == resource.RLIM_INFINITY else min(spec.memory_bytes, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    _lower(resource.RLIMIT_AS, spec.memory_bytes)
+    # A download cannot outgrow its cap on disk even if yt-dlp misses it; past the limit
+    # write() fails with EFBIG (instead of SIGXFSZ killing the process without a word).
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    _lower(resource.RLIMIT_FSIZE, spec.max_download_bytes + _FILE_MARGIN_BYTES)
+    # A crash on a hostile file must not write a core dump of this size to disk.
+    _lower(resource.RLIMIT_CORE, 0)
 
 
 class _Reporter:
@@ -79,7 +103,7 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
     """Process entry point: always ends by sending one terminal message, then exits."""
     report = _Reporter(conn)
     try:
-        _limit_resources(spec)
+        limit_resources(spec)
         path = Path(spec.path) if spec.path else _download(spec, report)
         _analyse(spec, path, report)
     except ServiceError as exc:
@@ -108,7 +132,11 @@ def _download(spec: JobSpec, report: _Reporter) -> Path:
         )
 
     return extract.download(
-        spec.url, Path(spec.work_dir), max_bytes=spec.max_download_bytes, on_progress=on_progress
+        spec.url,
+        Path(spec.work_dir),
+        max_bytes=spec.max_download_bytes,
+        on_progress=on_progress,
+        deadline=spec.download_seconds,
     )
 
 

@@ -148,6 +148,7 @@ class JobRunner:
                 allow_private_urls=self.settings.allow_private_urls,
                 cpu_seconds=self.settings.job_cpu_seconds,
                 memory_bytes=self.settings.job_memory_mb * 1024 * 1024,
+                download_seconds=self.settings.download_timeout_seconds,
             )
             await self._supervise(job.job_id, spec, skip=skip, floor=job.progress)
         finally:
