@@ -25,6 +25,10 @@ _HTTP_CODES = {
 }
 
 
+#: Refusals answered before the request body was read to its end.
+_BODY_LEFT_UNREAD = frozenset({413, 429})
+
+
 def error_response(status: int, message: str, code: str) -> JSONResponse:
     return JSONResponse({"error": message, "code": code}, status_code=status)
 
@@ -34,6 +38,10 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     response = error_response(exc.http_status, exc.message, exc.code)
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if exc.http_status in _BODY_LEFT_UNREAD:
+        # Otherwise the server keeps reading (and discarding) the rest of a body it has
+        # already refused, for as long as the client keeps sending.
+        response.headers["Connection"] = "close"
     return response
 
 

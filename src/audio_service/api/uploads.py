@@ -21,6 +21,9 @@ from audio_service.errors import InvalidRequest, UploadTooLarge
 FILE_FIELD = b"file"
 #: Room for multipart headers and other small fields around the file.
 _ENVELOPE_BYTES = 64 * 1024
+#: Parts per body. python-multipart bounds each part's headers; thousands of tiny parts
+#: would still cost a callback storm per request.
+MAX_PARTS = 8
 
 
 class _Receiver:
@@ -33,9 +36,13 @@ class _Receiver:
         self._header_field = b""
         self._header_value = b""
         self._headers: dict[bytes, bytes] = {}
+        self._parts = 0
         self._out: IO[bytes] | None = None
 
     def on_part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise InvalidRequest(f"multipart body has more than {MAX_PARTS} parts")
         self._headers = {}
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
