@@ -75,3 +75,11 @@ def test_no_tempo_in_a_flat_envelope() -> None:
     estimate = estimate_tempo(np.ones(400), frame_rate=43.0)
     assert estimate.bpm is None
     assert estimate.confidence == 0.0
+
+
+@pytest.mark.parametrize("sr", [22_050, 48_000])
+def test_tempo_at_other_sample_rates(sr: int) -> None:
+    analyzer = StreamingAnalyzer(sr)
+    analyzer.push(signals.beat_track([(100.0, 12.0)], sr=sr, seed=2))
+    analyzer.finish()
+    assert analyzer.summary()["tempo"]["bpm"] == pytest.approx(100.0, abs=1.0)
