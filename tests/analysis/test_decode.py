@@ -149,3 +149,48 @@ def test_float_wav_keeps_full_scale(tmp_path: Path) -> None:
     assert source.channels == 1
     np.testing.assert_allclose(decoded[:, 0], audio, atol=1e-7)
     assert sf.info(str(path)).subtype == "FLOAT"
+
+
+def test_webm_opus_decodes_through_ffmpeg(tmp_path: Path, wav: Path) -> None:
+    webm = tmp_path / "a.webm"
+    ffmpeg("-i", str(wav), "-c:a", "libopus", str(webm))
+    with open_audio(webm) as source:
+        assert source.samplerate == 48_000  # Opus decodes at 48 kHz
+        total = sum(len(b) for b in source.blocks())
+    assert abs(total - 2 * 48_000) < 0.1 * 48_000
+
+
+def test_playlists_and_concat_lists_are_not_followed(tmp_path: Path, wav: Path) -> None:
+    import http.server
+    import threading
+
+    requests: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        playlist = tmp_path / "list.m3u8"
+        playlist.write_text(
+            f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n{url}/a.ts\n#EXTINF:2,\n{wav}\n"
+            "#EXT-X-ENDLIST\n"
+        )
+        concat = tmp_path / "list.ffconcat"
+        concat.write_text(f"ffconcat version 1.0\nfile {url}/b.wav\nfile {wav}\n")
+        for path in (playlist, concat):
+            with pytest.raises(DecodeError):
+                analyze_file(path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requests == []

@@ -3,6 +3,11 @@
 ffmpeg is probed once (``ffmpeg -i``, whose stream summary names the sample rate and channel
 layout), then run again to stream raw little-endian float32 PCM on stdout. The process is
 killed on :meth:`FfmpegSource.close` whatever state it is in.
+
+An uploaded file is hostile input to ffmpeg: a playlist (HLS, DASH) or a concat list would
+make it fetch URLs or read other local files, beyond any network guard of this process. So
+it may open nothing but the given file (protocol whitelist) and only parse media containers
+that cannot reference other resources (demuxer whitelist).
 """
 
 from __future__ import annotations
@@ -24,6 +29,40 @@ PROBE_TIMEOUT_SECONDS = 30.0
 #: Used when the stream summary names no sample rate (rare, e.g. some raw streams).
 FALLBACK_SAMPLERATE = 44_100
 
+#: Demuxers ffmpeg may use: audio and audio/video containers, none of them a playlist.
+DEMUXERS = (
+    "mov,mp4,m4a,3gp,3g2,mj2",
+    "matroska,webm",
+    "ogg",
+    "mp3",
+    "aac",
+    "loas",
+    "flac",
+    "wav",
+    "w64",
+    "aiff",
+    "caf",
+    "asf",
+    "avi",
+    "flv",
+    "mpegts",
+    "mpeg",
+    "amr",
+    "ac3",
+    "eac3",
+    "dts",
+    "truehd",
+    "wv",
+    "ape",
+    "tta",
+    "mpc",
+    "mpc8",
+    "au",
+    "voc",
+    "xwma",
+    "dsf",
+)
+
 _AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio: (?P<spec>[^\n]*)")
 _RATE = re.compile(r"(\d+) Hz")
 _DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
@@ -38,6 +77,21 @@ def ffmpeg_exe() -> str:
         return str(imageio_ffmpeg.get_ffmpeg_exe())
     except RuntimeError as e:
         raise DecodeError(f"ffmpeg is not available to decode this format ({e})") from e
+
+
+def _input_args(path: Path) -> list[str]:
+    """Options and input that confine ffmpeg to this one local file."""
+    return [
+        "-hide_banner",
+        "-nostdin",
+        "-protocol_whitelist",
+        "file",
+        "-format_whitelist",
+        ",".join(DEMUXERS),
+        "-i",
+        # The "file:" prefix keeps a name like "http:x" from being read as a URL.
+        "file:" + str(path.resolve()),
+    ]
 
 
 def _parse_probe(text: str, name: str) -> tuple[int, int, float | None]:
@@ -71,7 +125,7 @@ class FfmpegSource(AudioSource):
         self._stderr: IO[bytes] | None = None
         try:
             probe = subprocess.run(
-                [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                [ffmpeg_exe(), *_input_args(path)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -92,12 +146,9 @@ class FfmpegSource(AudioSource):
     def _command(self) -> list[str]:
         return [
             ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
             "-v",
             "error",
-            "-i",
-            str(self._path),
+            *_input_args(self._path),
             "-map",
             "0:a:0",
             "-vn",
