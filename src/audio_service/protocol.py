@@ -8,7 +8,7 @@ so a chunk is serialised once per node however many sockets follow it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -110,12 +110,15 @@ class Event:
     """One entry of a job's event log.
 
     ``data`` is the compact JSON object of the message without ``job_id`` and ``seq``;
-    those are spliced in by :func:`event_payload_json`.
+    those are spliced in by :func:`event_payload_json`. ``appended_at`` is the wall-clock
+    time of the append (seconds since the epoch) where the back-end records it, else 0; it
+    is never sent, only measured against (delivery latency).
     """
 
     seq: int
     name: str
     data: str
+    appended_at: float = field(default=0.0, compare=False)
 
     @property
     def terminal(self) -> bool:

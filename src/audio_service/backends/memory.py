@@ -59,7 +59,7 @@ class MemoryEventLog(EventLog):
         if log.closed:
             return None
         seq = len(log.events) + 1
-        log.events.append(Event(seq, name, data))
+        log.events.append(Event(seq, name, data, time.time()))
         log.closed = final
         self._dirty.add(job_id)
         self._changed.set()
@@ -81,7 +81,10 @@ class MemoryEventLog(EventLog):
         if not self._dirty:
             self._changed.clear()
             try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                # Not wait_for: on Python 3.11 that wraps the wait in a new task per call,
+                # and the hub calls this once per wake-up, up to once per append.
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
             except TimeoutError:
                 return {}
         dirty, self._dirty = self._dirty, set()

@@ -28,6 +28,7 @@ from audio_service.jobs.process import JobSpec, run_job
 from audio_service.jobs.service import JobService
 from audio_service.protocol import (
     ChunkMessage,
+    CompleteMessage,
     ErrorMessage,
     JobMessage,
     MessageType,
@@ -59,6 +60,8 @@ class JobRunner:
         self._ctx = _context()
         self._loops: list[asyncio.Task[None]] = []
         self.running: dict[str, Any] = {}
+        if service.metrics is not None:
+            service.metrics.track(service.metrics.jobs_running, lambda: len(self.running))
 
     async def start(self) -> None:
         self.work_root.mkdir(parents=True, exist_ok=True)
@@ -165,6 +168,8 @@ class JobRunner:
         child.close()
         self.running[job_id] = process
         started = time.monotonic()
+        if self.service.metrics is not None:
+            self.service.metrics.jobs.labels("started").inc()
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         reader = threading.Thread(
             target=_pump, args=(parent, inbox, asyncio.get_running_loop()), daemon=True
@@ -186,6 +191,8 @@ class JobRunner:
                     ended = isinstance(message, ErrorMessage) or (
                         message.type == MessageType.COMPLETE.value
                     )
+                    if isinstance(message, CompleteMessage):
+                        self._observe_speed(message, time.monotonic() - started)
                     if isinstance(message, ChunkMessage) and self.settings.stream_pace_seconds:
                         await asyncio.sleep(self.settings.stream_pace_seconds)
             if not ended:
@@ -209,6 +216,13 @@ class JobRunner:
                 time.monotonic() - started,
                 process.exitcode,
             )
+
+    def _observe_speed(self, message: CompleteMessage, wall_seconds: float) -> None:
+        """Real-time factor: seconds of audio per second of wall time (decode included)."""
+        duration = message.analysis.get("duration")
+        metrics = self.service.metrics
+        if metrics is not None and isinstance(duration, int | float) and wall_seconds > 0:
+            metrics.realtime_factor.observe(duration / wall_seconds)
 
 
 def _exit_reason(exitcode: int | None) -> tuple[str, str]:

@@ -10,7 +10,8 @@ subscriber cursor filters the (rare) events that replay has already sent.
 
 Every event is encoded into Socket.IO packet text once per node and queued directly on
 each recipient's engine.io socket, rather than through ``AsyncServer.emit``, which would
-create an asyncio task per recipient.
+create an asyncio task per recipient. The socket's own writer task sends whatever has
+queued in one go, so the hub never yields per packet (see docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import engineio
 import socketio
@@ -35,10 +39,19 @@ _TAIL_TIMEOUT = 5.0
 
 
 @dataclass(eq=False)
+class _Socket:
+    """What the hub keeps per subscribed socket: its engine.io socket, resolved once."""
+
+    eio: Any
+    #: The most packets seen waiting in this socket's queue.
+    backlog_high_water: int = 0
+
+
+@dataclass(eq=False)
 class Subscription:
     sid: str
-    eio_sid: str
     job_id: str
+    socket: _Socket
     #: The last seq delivered to this subscriber.
     cursor: int
     replay: asyncio.Task[None] | None = None
@@ -50,6 +63,22 @@ class _Feed:
     position: int
     live: dict[str, Subscription] = field(default_factory=dict)
     replaying: set[Subscription] = field(default_factory=set)
+
+
+class _Positions(Mapping[str, int]):
+    """A live view of every feed's position: the tail loop passes it without copying."""
+
+    def __init__(self, feeds: dict[str, _Feed]) -> None:
+        self._feeds = feeds
+
+    def __getitem__(self, job_id: str) -> int:
+        return self._feeds[job_id].position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._feeds)
+
+    def __len__(self) -> int:
+        return len(self._feeds)
 
 
 class SlowConsumer(Exception):
@@ -68,18 +97,27 @@ class Hub:
         self.sio = sio
         self.events = events
         self.max_backlog = max_backlog
+        # Replay queues this many packets before it lets the socket's writer run: enough to
+        # send a page in one go, never near the slow-consumer bound.
+        self._replay_burst = max(1, min(_REPLAY_PAGE, max_backlog // 2))
         self.metrics = metrics or Metrics()
         self.feeds: dict[str, _Feed] = {}
         #: sid -> job_id -> subscription
         self.sockets: dict[str, dict[str, Subscription]] = {}
+        #: sid -> per-socket state, from the socket's first subscribe until it disconnects
+        self._conns: dict[str, _Socket] = {}
+        self._positions = _Positions(self.feeds)
         self._have_feeds = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.metrics.track(self.metrics.feeds, lambda: len(self.feeds))
-        self.metrics.track(
-            self.metrics.subscriptions, lambda: sum(len(s) for s in self.sockets.values())
+        m = self.metrics
+        m.track(m.feeds, lambda: len(self.feeds))
+        m.track(m.subscriptions, lambda: sum(len(s) for s in self.sockets.values()))
+        m.track(
+            m.backlog_max,
+            lambda: max((c.backlog_high_water for c in self._conns.values()), default=0),
         )
-        self._delivered_live = self.metrics.events_delivered.labels("live")
-        self._delivered_replay = self.metrics.events_delivered.labels("replay")
+        self._delivered_live = m.events_delivered.labels("live")
+        self._delivered_replay = m.events_delivered.labels("replay")
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -106,18 +144,25 @@ class Hub:
         is the node's first subscriber of the job.
         """
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
-        if eio_sid is None:  # disconnected while the caller awaited
-            return
+        eio = self.sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        if eio is None or not self.sio.manager.is_connected(sid, NAMESPACE):
+            return  # disconnected (or disconnecting) while the caller awaited
         self.unsubscribe(sid, job_id)
+        conn = self._conns.get(sid)
+        if conn is None:
+            conn = self._conns[sid] = _Socket(eio)
         feed = self.feeds.get(job_id)
+        new_feed = feed is None
         if feed is None:
             feed = self.feeds[job_id] = _Feed(position=head)
             self._have_feeds.set()
-            await self.events.wake()
-        sub = Subscription(sid=sid, eio_sid=eio_sid, job_id=job_id, cursor=after)
+        sub = Subscription(sid=sid, job_id=job_id, socket=conn, cursor=after)
         self.sockets.setdefault(sid, {})[job_id] = sub
         feed.replaying.add(sub)
         sub.replay = asyncio.create_task(self._replay(sub, feed), name=f"replay-{sid}")
+        if new_feed:
+            # Registered before this await, so a disconnect meanwhile finds and drops it.
+            await self.events.wake()
 
     def unsubscribe(self, sid: str, job_id: str) -> bool:
         subs = self.sockets.get(sid)
@@ -139,6 +184,9 @@ class Hub:
         """Forget everything about a socket (it disconnected)."""
         for job_id in list(self.sockets.get(sid, ())):
             self.unsubscribe(sid, job_id)
+        conn = self._conns.pop(sid, None)
+        if conn is not None:
+            self.metrics.backlog_high_water.observe(conn.backlog_high_water)
 
     def _maybe_drop_feed(self, job_id: str, feed: _Feed) -> None:
         if not feed.live and not feed.replaying:
@@ -153,16 +201,24 @@ class Hub:
             while True:
                 batch = await self.events.read(sub.job_id, after=sub.cursor, limit=_REPLAY_PAGE)
                 for event in batch:
-                    await self._send(sub, event)
+                    if self._queue(sub, self._packet(sub.job_id, event)):
+                        self._delivered_replay.inc()
+                    sub.cursor = event.seq
                     if event.terminal:
                         self._finish(sub)
                         return
+                    if sub.socket.eio.queue.qsize() >= self._replay_burst:
+                        # Let the writer send what is queued; a socket that does not drain
+                        # reaches the backlog bound and is dropped as a slow consumer.
+                        await asyncio.sleep(0)
                 # No await between this check and the join: see the module docstring.
                 if len(batch) < _REPLAY_PAGE and sub.cursor >= feed.position:
                     feed.replaying.discard(sub)
                     feed.live[sub.sid] = sub
                     sub.replay = None
                     return
+                # Other sockets' replays and the live feed get their turn between pages.
+                await asyncio.sleep(0)
         except SlowConsumer:
             self._disconnect_slow(sub.sid)
         except asyncio.CancelledError:
@@ -178,9 +234,8 @@ class Hub:
             if not self.feeds:
                 await self._have_feeds.wait()
                 continue
-            positions = {job_id: feed.position for job_id, feed in self.feeds.items()}
             try:
-                found = await self.events.tail(positions, _TAIL_TIMEOUT)
+                found = await self.events.tail(self._positions, _TAIL_TIMEOUT)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -189,10 +244,12 @@ class Hub:
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.1
+            seen = time.time()
             for job_id, events in found.items():
-                self._dispatch(job_id, events)
+                self._dispatch(job_id, events, seen)
 
-    def _dispatch(self, job_id: str, events: list[Event]) -> None:
+    def _dispatch(self, job_id: str, events: list[Event], seen: float) -> None:
+        """Queue ``events`` on the job's live subscribers; ``seen`` is when the tail read them."""
         feed = self.feeds.get(job_id)
         if feed is None:
             return
@@ -205,18 +262,24 @@ class Hub:
             if not feed.live:
                 continue
             pkt = self._packet(job_id, event)
+            sent = 0
+            # A copy: finishing or dropping a subscriber changes the live set.
             for sub in list(feed.live.values()):
                 if event.seq <= sub.cursor:
                     continue
                 try:
-                    self._queue(sub, pkt)
+                    sent += self._queue(sub, pkt)
                 except SlowConsumer:
                     self._disconnect_slow(sub.sid)
                     continue
                 sub.cursor = event.seq
-                self._delivered_live.inc()
                 if event.terminal:
                     self._finish(sub)
+            if sent:
+                self._delivered_live.inc(sent)
+                # Back-ends that do not record the append time: from when the tail saw it.
+                appended = event.appended_at or seen
+                self.metrics.delivery_latency.observe(time.time() - appended)
 
     def _finish(self, sub: Subscription) -> None:
         """The terminal event went out: the subscription has nothing more to deliver."""
@@ -228,22 +291,21 @@ class Hub:
         text = socketio_event_text(event.name, event_payload_json(job_id, event))
         return engineio.packet.Packet(engineio.packet.MESSAGE, data=text)
 
-    async def _send(self, sub: Subscription, event: Event) -> None:
-        self._queue(sub, self._packet(sub.job_id, event))
-        sub.cursor = event.seq
-        self._delivered_replay.inc()
-        # Let the socket's writer run between replayed events.
-        await asyncio.sleep(0)
-
-    def _queue(self, sub: Subscription, pkt: engineio.packet.Packet) -> None:
-        socket = self.sio.eio.sockets.get(sub.eio_sid)
-        if socket is None or socket.closed:
-            return
-        if socket.queue.qsize() >= self.max_backlog:
+    def _queue(self, sub: Subscription, pkt: engineio.packet.Packet) -> bool:
+        """Put ``pkt`` on the subscriber's socket; False if the socket is already closed."""
+        conn = sub.socket
+        if conn.eio.closed:
+            return False
+        queue = conn.eio.queue
+        depth = queue.qsize()
+        if depth >= self.max_backlog:
             raise SlowConsumer(sub.sid)
         # The queue is unbounded, so put_nowait is what ``await socket.send`` does, minus a
         # coroutine per recipient.
-        socket.queue.put_nowait(pkt)
+        queue.put_nowait(pkt)
+        if depth >= conn.backlog_high_water:
+            conn.backlog_high_water = depth + 1
+        return True
 
     def _disconnect_slow(self, sid: str) -> None:
         logger.warning("socket %s exceeded %d queued packets: disconnecting", sid, self.max_backlog)

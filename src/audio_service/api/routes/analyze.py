@@ -14,7 +14,7 @@ from audio_service.api.ratelimit import client_address
 from audio_service.api.schemas import ERROR_RESPONSES, AnalyzeRequest, AnalyzeResponse
 from audio_service.api.uploads import receive_upload
 from audio_service.config import Settings
-from audio_service.errors import InvalidRequest, InvalidURL, UnsupportedMedia
+from audio_service.errors import InvalidRequest, InvalidURL, RateLimited, UnsupportedMedia
 from audio_service.jobs import netguard
 
 router = APIRouter(tags=["jobs"])
@@ -47,7 +47,11 @@ _BODY_SCHEMA = {
 )
 async def analyze(request: Request, jobs: JobsDep, settings: SettingsDep) -> AnalyzeResponse:
     """Start analysing an uploaded file or a media URL; results stream over Socket.IO."""
-    request.app.state.rate_limiter.check(client_address(request, settings))
+    try:
+        request.app.state.rate_limiter.check(client_address(request, settings))
+    except RateLimited:
+        request.app.state.service.metrics.rate_limited.labels("http").inc()
+        raise
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         upload_dir = Path(settings.temp_dir) / "audio-service" / "uploads"
