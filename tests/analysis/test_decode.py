@@ -194,3 +194,16 @@ def test_playlists_and_concat_lists_are_not_followed(tmp_path: Path, wav: Path) 
         server.shutdown()
         server.server_close()
     assert requests == []
+
+
+@pytest.mark.parametrize("ext", ["flac", "mp3", "ogg"])
+def test_truncated_files_are_analysed_for_what_they_hold(
+    tmp_path: Path, stereo: np.ndarray, ext: str
+) -> None:
+    whole = signals.write(tmp_path / f"whole.{ext}", stereo)
+    half = tmp_path / f"half.{ext}"
+    data = whole.read_bytes()
+    half.write_bytes(data[: len(data) // 2])
+    result = analyze_file(half)
+    assert 0.3 < result["duration"] < 2.0
+    assert result["segment_count"] == len(result["segments"]) >= 1

@@ -24,6 +24,8 @@ MAX_SAMPLERATE = 384_000
 MAX_CHANNELS = 16
 #: Frames per block when the caller does not care (about 1.5 s at 44.1 kHz).
 DEFAULT_BLOCK_FRAMES = 65_536
+#: Read size when salvaging the good part of a damaged file.
+SALVAGE_BLOCK_FRAMES = 1024
 
 
 def check_format(samplerate: int, channels: int, name: str) -> None:
@@ -88,7 +90,7 @@ class AudioSource:
         Raises
         ------
         DecodeError
-            The stream is damaged, or it holds no audio at all.
+            The stream holds no decodable audio at all (a damaged stream ends at the damage).
         AudioTooLong
             More than ``max_duration`` seconds were decoded.
         """
@@ -119,9 +121,12 @@ class AudioSource:
 
 
 class _SoundFileSource(AudioSource):
-    def __init__(self, handle: sf.SoundFile, *, name: str, max_duration: float | None) -> None:
+    def __init__(
+        self, handle: sf.SoundFile, path: Path, *, name: str, max_duration: float | None
+    ) -> None:
         super().__init__(name=name, max_duration=max_duration)
         self._handle = handle
+        self._path = path
         self.samplerate = int(handle.samplerate)
         self.channels = int(handle.channels)
         # libsndfile reports a huge frame count for streams of unknown length.
@@ -129,14 +134,35 @@ class _SoundFileSource(AudioSource):
         self.frames = frames if 0 < frames < 2**62 else None
 
     def _read(self, block_frames: int) -> Iterator[np.ndarray]:
+        position = 0
         while True:
             try:
                 block = self._handle.read(block_frames, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as e:
-                raise DecodeError(f"{self.name}: damaged audio stream ({e})") from e
+            except (sf.LibsndfileError, RuntimeError):
+                yield from self._salvage(position)
+                return
             if len(block) == 0:
                 return
+            position += len(block)
             yield block
+
+    def _salvage(self, position: int) -> Iterator[np.ndarray]:
+        """Decode what precedes the damage in a truncated or corrupt file; stop there.
+
+        libsndfile fails a whole read at the damage (losing the good frames before it in
+        that block) and its handle stays failed, so a fresh handle re-reads from the last
+        good frame in small steps.
+        """
+        try:
+            with sf.SoundFile(self._path) as handle:
+                handle.seek(position)
+                while True:
+                    block = handle.read(SALVAGE_BLOCK_FRAMES, dtype="float32", always_2d=True)
+                    if len(block) == 0:
+                        return
+                    yield block
+        except (sf.LibsndfileError, RuntimeError):
+            return
 
     def close(self) -> None:
         self._handle.close()
@@ -187,7 +213,7 @@ def open_audio(path: str | Path, *, max_duration: float | None = None) -> AudioS
         except DecodeError:
             handle.close()
             raise
-        source = _SoundFileSource(handle, name=name, max_duration=max_duration)
+        source = _SoundFileSource(handle, path, name=name, max_duration=max_duration)
     duration = source.duration
     if max_duration is not None and duration is not None and duration > max_duration:
         source.close()
