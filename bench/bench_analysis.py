@@ -226,11 +226,29 @@ def child(implementation: str, path: Path) -> None:
 # --- the parent: run, collect medians, print ----------------------------------------------
 
 
+def _idle_ticks() -> dict[int, int]:
+    ticks = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            ticks[int(name[3:])] = int(fields[3])
+    return ticks
+
+
+def idlest_core() -> int:
+    """The allowed core that was idle the most over the last 0.2 s (the machine is shared)."""
+    before = _idle_ticks()
+    time.sleep(0.2)
+    after = _idle_ticks()
+    allowed = os.sched_getaffinity(0)
+    return max(allowed, key=lambda cpu: after.get(cpu, 0) - before.get(cpu, 0))
+
+
 def run_child(implementation: str, path: Path) -> dict[str, float]:
     """One measurement in a fresh interpreter pinned to one core, one BLAS/FFT thread."""
     env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
     code = (
-        "import os, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        f"import os, sys; os.sched_setaffinity(0, {{{idlest_core()}}}); "
         f"sys.path.insert(0, {str(Path(__file__).parent)!r}); "
         "import bench_analysis as b; "
         f"b.child({implementation!r}, b.Path({str(path)!r}))"
