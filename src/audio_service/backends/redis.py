@@ -7,6 +7,7 @@ finished jobs the retention time, set by :meth:`RedisBackend.retire`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -22,7 +23,7 @@ from redis.typing import EncodableT, FieldT
 from audio_service.backends import lua
 from audio_service.backends.base import Backend, JobStore, UploadStore
 from audio_service.backends.keys import ACTIVE_TTL_SECONDS, Keys
-from audio_service.backends.redis_client import connect, unavailable_as_503
+from audio_service.backends.redis_client import COMMAND_SECONDS, connect, unavailable_as_503
 from audio_service.backends.redis_log import RedisEventLog
 from audio_service.backends.redis_queue import RedisJobQueue
 from audio_service.config import Settings
@@ -42,7 +43,7 @@ class RedisJobStore(JobStore):
         self._ttl_ms = ttl_ms
         self._update = redis.register_script(lua.UPDATE)
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def create(self, job: JobRecord) -> None:
         key = self._keys.job(job.job_id)
         fields: dict[FieldT, EncodableT] = {k: json.dumps(v) for k, v in job.to_dict().items()}
@@ -51,14 +52,14 @@ class RedisJobStore(JobStore):
             pipe.pexpire(key, self._ttl_ms)
             await pipe.execute()
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def get(self, job_id: str) -> JobRecord | None:
         raw = cast(dict[bytes, bytes], await self._redis.hgetall(self._keys.job(job_id)))
         if not raw:
             return None
         return JobRecord.from_dict({k.decode(): json.loads(v) for k, v in raw.items()})
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def update(self, job_id: str, **changes: Any) -> None:
         changes["updated_at"] = time.time()
         # Enum members are StrEnums: json.dumps writes their value.
@@ -74,14 +75,19 @@ class RedisUploadStore(UploadStore):
         self._keys = keys
         self._ttl_ms = ttl_ms
 
-    @unavailable_as_503
+    # Uploads take as long as their size needs: each piece gets the deadline, not the file.
+    @unavailable_as_503(None)
     async def stash(self, job_id: str, path: Path) -> str:
         key = self._keys.upload(job_id)
         try:
             with open(path, "rb") as source:
-                await self._redis.delete(key)
+                async with asyncio.timeout(COMMAND_SECONDS):
+                    await self._redis.delete(key)
                 while piece := source.read(UPLOAD_PIECE_BYTES):
-                    async with self._redis.pipeline(transaction=True) as pipe:
+                    async with (
+                        asyncio.timeout(COMMAND_SECONDS),
+                        self._redis.pipeline(transaction=True) as pipe,
+                    ):
                         pipe.rpush(key, piece)
                         pipe.pexpire(key, self._ttl_ms)
                         await pipe.execute()
@@ -90,10 +96,11 @@ class RedisUploadStore(UploadStore):
             _unlink(path)
         return job_id
 
-    @unavailable_as_503
+    @unavailable_as_503(None)
     async def fetch(self, ref: str, dest_dir: Path) -> Path:
         key = self._keys.upload(ref)
-        pieces = await self._redis.llen(key)
+        async with asyncio.timeout(COMMAND_SECONDS):
+            pieces = await self._redis.llen(key)
         if not pieces:
             raise FileNotFoundError(f"the upload {ref!r} is no longer stored")
         dest_dir.mkdir(parents=True, exist_ok=True)
@@ -101,11 +108,13 @@ class RedisUploadStore(UploadStore):
         with open(local, "wb") as out:
             for index in range(pieces):
                 # One piece per command keeps every reply (and Redis's output buffer) small.
-                (piece,) = cast(list[bytes], await self._redis.lrange(key, index, index))
+                async with asyncio.timeout(COMMAND_SECONDS):
+                    reply = await self._redis.lrange(key, index, index)
+                (piece,) = cast(list[bytes], reply)
                 out.write(piece)
         return local
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def discard(self, ref: str, local: Path | None = None) -> None:
         if local is not None:
             _unlink(local)
@@ -134,14 +143,12 @@ class RedisBackend(Backend):
         (default ``settings.job_reclaim_seconds``); ``active_ttl``: expiry of running jobs."""
         keys = Keys(settings.redis_prefix)
         self.redis = connect(settings.redis_url)
-        self._blocking = connect(settings.redis_url, blocking=True)
         ttl_ms = round(active_ttl * 1000)
         self.keys = keys
         self.jobs = RedisJobStore(self.redis, keys, ttl_ms=ttl_ms)
-        self.events = RedisEventLog(self.redis, self._blocking, keys, ttl_ms=ttl_ms)
+        self.events = RedisEventLog(self.redis, keys, ttl_ms=ttl_ms)
         self.queue = self._queue = RedisJobQueue(
             self.redis,
-            self._blocking,
             keys,
             reclaim_after=settings.job_reclaim_seconds if reclaim_after is None else reclaim_after,
             ttl_ms=ttl_ms,
@@ -151,22 +158,24 @@ class RedisBackend(Backend):
     async def connect(self) -> None:
         # Best effort: a node may start while Redis is down, and claim() makes the group
         # whenever it is missing anyway.
-        with contextlib.suppress(RedisError):
-            await self._queue.ensure_group()
+        with contextlib.suppress(RedisError, TimeoutError):
+            async with asyncio.timeout(COMMAND_SECONDS):
+                await self._queue.ensure_group()
 
     async def close(self) -> None:
-        with contextlib.suppress(RedisError):
-            await self._queue.forget_consumers()
+        with contextlib.suppress(RedisError, TimeoutError):
+            async with asyncio.timeout(COMMAND_SECONDS):
+                await self._queue.forget_consumers()
         await self.redis.aclose()
-        await self._blocking.aclose()
 
     async def ping(self) -> bool:
         try:
-            return bool(await self.redis.ping())
-        except RedisError:
+            async with asyncio.timeout(COMMAND_SECONDS):
+                return bool(await self.redis.ping())
+        except (RedisError, TimeoutError):
             return False
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def retire(self, job_id: str, retention_seconds: float) -> None:
         retention_ms = max(1, round(retention_seconds * 1000))
         async with self.redis.pipeline(transaction=True) as pipe:

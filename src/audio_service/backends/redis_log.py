@@ -18,7 +18,13 @@ from redis.asyncio import Redis
 from audio_service.backends import lua
 from audio_service.backends.base import EventLog
 from audio_service.backends.keys import WAKE_TTL_SECONDS, Keys
-from audio_service.backends.redis_client import block_ms, entries, streams, unavailable_as_503
+from audio_service.backends.redis_client import (
+    BLOCKING_SECONDS,
+    block_ms,
+    entries,
+    streams,
+    unavailable_as_503,
+)
 from audio_service.protocol import Event
 
 #: Most entries one tail takes from one job's stream; the rest come on the next call.
@@ -34,9 +40,8 @@ def _event(entry_id: bytes, fields: dict[bytes, bytes]) -> Event:
 
 
 class RedisEventLog(EventLog):
-    def __init__(self, redis: Redis, blocking: Redis, keys: Keys, *, ttl_ms: int) -> None:
+    def __init__(self, redis: Redis, keys: Keys, *, ttl_ms: int) -> None:
         self._redis = redis
-        self._blocking = blocking
         self._keys = keys
         self._ttl_ms = ttl_ms
         self._append = redis.register_script(lua.APPEND)
@@ -47,14 +52,14 @@ class RedisEventLog(EventLog):
         # The last wake entry seen: a wake() between two tails still ends the next one.
         self._wake_seen = "0-0"
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def append(self, job_id: str, name: str, data: str, *, final: bool = False) -> int | None:
         token = f"{self._instance}.{next(self._tokens)}"
         keys = [self._keys.log(job_id), self._keys.job(job_id)]
         seq = await self._append(keys, [name, data, token, "1" if final else "0", self._ttl_ms])
         return None if seq is None else int(seq)
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def read(self, job_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         if limit is not None and limit <= 0:
             return []
@@ -63,17 +68,17 @@ class RedisEventLog(EventLog):
         )
         return [_event(entry_id, fields) for entry_id, fields in entries(reply)]
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def last_seq(self, job_id: str) -> int:
         last = entries(await self._redis.xrevrange(self._keys.log(job_id), count=1))
         return _seq(last[0][0]) if last else 0
 
-    @unavailable_as_503
+    @unavailable_as_503(BLOCKING_SECONDS)
     async def tail(self, positions: Mapping[str, int], timeout: float) -> dict[str, list[Event]]:
         jobs = {self._keys.log(job_id).encode(): job_id for job_id in positions}
         from_ids: dict[Any, Any] = {self._wake_key: self._wake_seen}
         from_ids.update({key: f"0-{positions[job_id]}" for key, job_id in jobs.items()})
-        reply = await self._blocking.xread(from_ids, count=_TAIL_BATCH, block=block_ms(timeout))
+        reply = await self._redis.xread(from_ids, count=_TAIL_BATCH, block=block_ms(timeout))
         found: dict[str, list[Event]] = {}
         for key, new in streams(reply):
             job_id = jobs.get(key)
@@ -83,7 +88,7 @@ class RedisEventLog(EventLog):
                 found[job_id] = [_event(entry_id, fields) for entry_id, fields in new]
         return found
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def wake(self) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.xadd(self._wake_key, {"w": 1}, maxlen=1, approximate=False)

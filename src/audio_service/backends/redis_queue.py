@@ -18,7 +18,13 @@ from redis.exceptions import ResponseError
 from audio_service.backends import lua
 from audio_service.backends.base import Claim, JobQueue
 from audio_service.backends.keys import QUEUE_GROUP, Keys
-from audio_service.backends.redis_client import block_ms, entries, streams, unavailable_as_503
+from audio_service.backends.redis_client import (
+    BLOCKING_SECONDS,
+    block_ms,
+    entries,
+    streams,
+    unavailable_as_503,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +40,8 @@ def _make_claim(fields: dict[bytes, bytes], attempt: int, entry_id: bytes, consu
 
 
 class RedisJobQueue(JobQueue):
-    def __init__(
-        self, redis: Redis, blocking: Redis, keys: Keys, *, reclaim_after: float, ttl_ms: int
-    ) -> None:
+    def __init__(self, redis: Redis, keys: Keys, *, reclaim_after: float, ttl_ms: int) -> None:
         self._redis = redis
-        self._blocking = blocking
         self._key = keys.queue
         self._reclaim_ms = round(reclaim_after * 1000)
         self._ttl_ms = ttl_ms
@@ -46,14 +49,14 @@ class RedisJobQueue(JobQueue):
         self._cursor = "0-0"
         self._consumers: set[str] = set()
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def enqueue(self, job_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xadd(self._key, {"job": job_id})
             pipe.pexpire(self._key, self._ttl_ms)
             await pipe.execute()
 
-    @unavailable_as_503
+    @unavailable_as_503(BLOCKING_SECONDS)
     async def claim(self, consumer: str, timeout: float) -> Claim | None:
         self._consumers.add(consumer)
         try:
@@ -70,7 +73,7 @@ class RedisJobQueue(JobQueue):
         if claim is not None:
             return claim
         # Wake up at least twice per reclaim period so dead workers' jobs wait little longer.
-        reply = await self._blocking.xreadgroup(
+        reply = await self._redis.xreadgroup(
             QUEUE_GROUP,
             consumer,
             {self._key: ">"},
@@ -100,12 +103,12 @@ class RedisJobQueue(JobQueue):
                 return None
         return None
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def keepalive(self, claim: Claim) -> None:
         if not await self._settle_claim(claim, "keep"):
             logger.warning("job %s was reclaimed by another worker", claim.job_id)
 
-    @unavailable_as_503
+    @unavailable_as_503()
     async def done(self, claim: Claim) -> None:
         await self._settle_claim(claim, "done")
 
