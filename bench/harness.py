@@ -1,0 +1,176 @@
+"""Processes of the streaming benchmark: the servers, the Node load generator, the machine.
+
+The machine is shared (2 cores, other people's test suites come and go), so every run
+also measures how much CPU *other* processes took while it ran; ``bench_fanout`` repeats a
+pair of runs that was disturbed, and reports what disturbance remained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+LOADGEN = ROOT / "bench" / "loadgen"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return float(times.user + times.system)
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+class Server:
+    """One benchmark server (``bench/servers/<kind>.py``) in a subprocess."""
+
+    def __init__(self, kind: str, *args: str) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"bench.servers.{kind}", str(self.port), *args],
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        self.ps = psutil.Process(self.process.pid)
+        self.http = httpx.Client(base_url=self.url, timeout=120)
+        deadline = time.monotonic() + 90
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{kind} server exited with {self.process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                self.control("ping")
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{kind} server did not start")
+            time.sleep(0.2)
+
+    def control(self, command: str, **args: Any) -> dict[str, Any]:
+        """Call one of the ``/_bench/*`` routes that only the benchmark servers have."""
+        response = self.http.post(f"/_bench/{command}", json=args)
+        response.raise_for_status()
+        reply: dict[str, Any] = response.json()
+        return reply
+
+    def rss(self) -> int:
+        """Resident memory after a full garbage collection in the server."""
+        self.control("gc")
+        return int(self.ps.memory_info().rss)
+
+    def stop(self) -> None:
+        self.http.close()
+        _stop(self.process)
+
+
+@contextlib.contextmanager
+def running(*specs: tuple[str, ...]) -> Iterator[list[Server]]:
+    """Servers for ``(kind, *args)`` specs, stopped however the block ends."""
+    servers: list[Server] = []
+    try:
+        for kind, *args in specs:
+            servers.append(Server(kind, *args))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+class LoadGen:
+    """The Node load generator (``bench/loadgen/loadgen.mjs``), one JSON command per line."""
+
+    def __init__(self) -> None:
+        if not (LOADGEN / "node_modules" / "socket.io-client").exists():
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=LOADGEN,
+                check=True,
+            )
+        self.process = subprocess.Popen(
+            ["node", str(LOADGEN / "loadgen.mjs")],
+            cwd=LOADGEN,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.ps = psutil.Process(self.process.pid)
+
+    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
+        self.process.stdin.flush()
+        reply: dict[str, Any] = json.loads(self.process.stdout.readline())
+        if not reply.get("ok"):
+            raise RuntimeError(f"loadgen {cmd}: {reply.get('error')}")
+        return reply
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+def _ours() -> float:
+    """CPU seconds of this process and everything it started (servers, load generator)."""
+    me = psutil.Process()
+    return cpu_seconds(me) + sum(cpu_seconds(child) for child in me.children(recursive=True))
+
+
+def _busy() -> float:
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
+class Machine:
+    """CPU used by processes other than the benchmark's own, in cores."""
+
+    def __init__(self) -> None:
+        self.mark()
+
+    def mark(self) -> None:
+        self._mark = (time.monotonic(), _busy(), _ours())
+
+    def others(self) -> float:
+        """Cores used by other processes since :meth:`mark`."""
+        wall, busy, ours = self._mark
+        elapsed = max(time.monotonic() - wall, 1e-6)
+        return max(0.0, (_busy() - busy) - (_ours() - ours)) / elapsed
+
+    def wait_quiet(self, limit: float, patience: float) -> float:
+        """Wait (up to ``patience`` seconds) until others use under ``limit`` cores."""
+        deadline = time.monotonic() + patience
+        while True:
+            self.mark()
+            time.sleep(0.5)
+            load = self.others()
+            if load < limit or time.monotonic() > deadline:
+                return load
