@@ -78,5 +78,6 @@ def worker_holding(redis_url: str, prefix: str, workers: list[ServiceProcess]) -
     raise AssertionError("no worker claimed the job")
 
 
-def health(node: ServiceProcess) -> int:
-    return httpx.get(node.url + "/health", timeout=5).status_code
+async def health(node: ServiceProcess) -> int:
+    async with httpx.AsyncClient(timeout=10) as http:
+        return (await http.get(node.url + "/health")).status_code
