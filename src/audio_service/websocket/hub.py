@@ -22,9 +22,9 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import engineio
+import engineio.async_socket
 import socketio
 
 from audio_service.backends.base import EventLog
@@ -42,7 +42,7 @@ _TAIL_TIMEOUT = 5.0
 class _Socket:
     """What the hub keeps per subscribed socket: its engine.io socket, resolved once."""
 
-    eio: Any
+    eio: engineio.async_socket.AsyncSocket
     #: The most packets seen waiting in this socket's queue.
     backlog_high_water: int = 0
 
