@@ -12,6 +12,7 @@ import contextlib
 import secrets
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +39,48 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]
         yield server
 
 
-@contextlib.contextmanager
-def cluster(backend: str, tmp: Path, redis_url: str | None, **settings: Any) -> Iterator[Any]:
-    """One API node on ``backend``; with Redis also one worker, under a fresh key prefix.
+@dataclass
+class Cluster:
+    server: ServiceProcess
+    #: The analysis worker (Redis back-end only).
+    worker: ServiceProcess | None = None
+    #: The Redis key prefix of this cluster (Redis back-end only).
+    prefix: str = ""
 
-    Yields ``(server, prefix)``; the prefix is empty for the memory back-end.
-    """
+
+@contextlib.contextmanager
+def cluster(backend: str, tmp: Path, redis_url: str | None, **settings: Any) -> Iterator[Cluster]:
+    """One API node on ``backend``; with Redis also one worker, under a fresh key prefix."""
     if backend == "memory":
         with run_server(tmp, **settings) as server:
-            yield server, ""
+            yield Cluster(server)
         return
     assert redis_url is not None
     prefix = f"test-{secrets.token_hex(4)}"
     settings |= {"redis_url": redis_url, "redis_prefix": prefix}
-    with run_server(tmp, **settings) as server, run_worker(tmp, **settings):
-        yield server, prefix
+    with run_server(tmp, **settings) as server, run_worker(tmp, **settings) as worker:
+        yield Cluster(server, worker, prefix)
+
+
+#: Settings of the ``delivery`` servers: jobs stream live (paced) and backlogs are short.
+DELIVERY = {
+    "stream_pace_seconds": 0.02,
+    "max_socket_backlog": 100,
+    "max_subscriptions_per_socket": 5,
+    "socket_events_per_second": 20,
+    "worker_concurrency": 3,
+}
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def delivery(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    """A server per back-end for the fault tests of delivery (slow consumers, chaos)."""
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    tmp = tmp_path_factory.mktemp(f"delivery-{request.param}")
+    with cluster(request.param, tmp, redis_url, **DELIVERY) as running:
+        yield running.server
 
 
 async def job_end(base_url: str, job_id: str, timeout: float = 60) -> dict[str, Any]:

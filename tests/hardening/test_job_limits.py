@@ -100,8 +100,10 @@ async def _job(http: httpx.AsyncClient, server: ServiceProcess, **kwargs: Any) -
 async def test_pathological_jobs_end_themselves_while_a_good_one_completes(
     limited: ServiceProcess, hostile: Hostile
 ) -> None:
-    # 120 s of digital silence at 384 kHz: 166 KB of FLAC, about 10 s of CPU to analyse.
-    bomb = _encoded(np.zeros(384_000 * 120, dtype=np.float32), 384_000, "FLAC")
+    # 60 s of 8-channel digital silence at 384 kHz: 200 KB of FLAC, 9 s of CPU to analyse
+    # (0.15 s per second of audio, so the limit strikes long before the runner's pacing
+    # could make the process wait on its pipe).
+    bomb = _encoded(np.zeros((384_000 * 60, 8), dtype=np.float32), 384_000, "FLAC")
     slow = _encoded(music(20.0, seed=7), RATE, "WAV")  # 20 chunks paced 0.25 s: 5 s > 4 s
     good = _encoded(music(2.0, seed=8), RATE, "WAV")
     async with httpx.AsyncClient(timeout=30) as http:

@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from audio_service.main import create_app
+    from audio_service.websocket.server import MAX_CLIENT_MESSAGE_BYTES
 
     settings = get_settings()
     logging.basicConfig(
@@ -31,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         # Per-message deflate costs more CPU than it saves on small JSON events.
         ws_per_message_deflate=False,
-        ws_max_size=64 * 1024,
+        # Refused by uvicorn before it is buffered whole; engine.io applies the same bound
+        # (and is all there is when the app runs under another server).
+        ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
         proxy_headers=False,
     )
     return 0

@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+import engineio
 import socketio
 
 from audio_service.backends.base import Backend
@@ -28,7 +29,7 @@ from audio_service.protocol import (
     parse_subscribe,
     subscribed_payload,
 )
-from audio_service.websocket.hub import Hub
+from audio_service.websocket.hub import NAMESPACE, Hub
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,32 @@ logger = logging.getLogger(__name__)
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 
 
+class _EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
+    """Never waits for a long-polling client to collect its CLOSE packet.
+
+    python-engineio ends a long-polling session it refuses (a body over the size limit, a
+    packet it cannot parse) with ``close(wait=True)``, which waits until the client polls
+    again. A client that never does leaves the request hanging, and its coroutine and
+    session alive, for good: one leak per request. The CLOSE packet stays queued for a
+    client that does come back.
+    """
+
+    async def disconnect(self, sid: str | None = None) -> None:
+        socket = self.sockets.get(sid) if sid is not None else None
+        if socket is None or socket.upgraded:
+            await super().disconnect(sid)
+            return
+        await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+        self.sockets.pop(sid, None)
+
+
+class _AsyncServer(socketio.AsyncServer):  # type: ignore[misc]
+    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
+        return _EngineIOServer
+
+
 def create_sio(settings: Settings) -> socketio.AsyncServer:
-    return socketio.AsyncServer(
+    return _AsyncServer(
         async_mode="asgi",
         # The same allow-list as the REST API; engine.io checks it on polling and websocket.
         cors_allowed_origins=list(settings.allowed_origins),
@@ -95,13 +120,25 @@ class SocketHandlers:
         sio.on("unsubscribe", self.unsubscribe)
         sio.on("*", self.unknown)
 
-    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+    # python-socketio dispatches a client's *event* named "connect" or "disconnect" to these
+    # same handlers. Unanswered, that would reset the socket's token bucket or forget it
+    # (no more rate limit) while the socket stays connected; such events are refused as
+    # unknown ones instead.
+
+    async def connect(self, sid: str, *args: Any) -> Any:
+        if sid in self.buckets:
+            return await self.unknown("connect", sid)
         self.buckets[sid] = _TokenBucket(self.settings.socket_events_per_second)
         await self.sio.emit(MessageType.CONNECTED.value, ConnectedMessage().to_dict(), to=sid)
+        return None
 
-    async def disconnect(self, sid: str, reason: Any = None) -> None:
+    async def disconnect(self, sid: str, *args: Any) -> Any:
+        # During a real disconnect python-socketio no longer counts the socket as connected.
+        if self.sio.manager.is_connected(sid, NAMESPACE):
+            return await self.unknown("disconnect", sid)
         self.buckets.pop(sid, None)
         self.hub.drop_socket(sid)
+        return None
 
     async def _refuse(self, sid: str, code: ErrorCode, message: str) -> dict[str, Any]:
         await self.sio.emit(MessageType.ERROR.value, error_payload(code, message), to=sid)
