@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import tempfile
 from functools import lru_cache
@@ -35,7 +36,8 @@ class Settings(BaseSettings):
     #: Hard cap on finished jobs kept in memory by the embedded back-end.
     max_retained_jobs: int = Field(1000, ge=1)
     rate_limit_per_minute: int = Field(10, ge=0)
-    #: Addresses whose X-Forwarded-For header is believed (comma-separated or JSON list).
+    #: Addresses or networks whose X-Forwarded-For header is believed (comma-separated or
+    #: JSON list).
     trusted_proxies: Annotated[list[str], NoDecode] = []
     allow_private_urls: bool = False
     temp_dir: str = Field(default_factory=tempfile.gettempdir)
@@ -77,6 +79,14 @@ class Settings(BaseSettings):
         if not self.allowed_origins:
             raise ValueError("ALLOWED_ORIGINS is empty: list at least one origin")
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        # A typo would otherwise surface as a 500 on the first job, or silently trust no one.
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
 
     @field_validator("temp_dir")
     @classmethod

@@ -11,6 +11,12 @@ _SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-resource-policy", b"same-site"),
 ]
+#: The API serves JSON only: a browser that renders a response anyway may run nothing.
+#: The interactive docs load Swagger UI's scripts and keep the browser's defaults.
+_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DOCS_PATHS = ("/docs", "/redoc")
+#: Job data is readable by whoever holds the id; shared caches must not keep a copy.
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 class OriginGuard:
@@ -36,6 +42,15 @@ class OriginGuard:
         await self.app(scope, receive, send)
 
 
+def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
+    headers = list(_SECURITY_HEADERS)
+    if not path.startswith(_DOCS_PATHS):
+        headers.append(_CSP)
+    if path.startswith("/api/"):
+        headers.append(_NO_STORE)
+    return headers
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -44,11 +59,11 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        extra = _headers_for(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + _SECURITY_HEADERS
+                message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -25,7 +25,11 @@ _BODY_SCHEMA = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": AnalyzeRequest.model_json_schema()},
+            "application/json": {
+                # The model's validator wants one of the two URLs; say so in the schema.
+                "schema": AnalyzeRequest.model_json_schema()
+                | {"anyOf": [{"required": ["url"]}, {"required": ["youtube_url"]}]}
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
