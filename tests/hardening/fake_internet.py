@@ -1,10 +1,11 @@
 """Run URL jobs the way a job process does, on a pretend internet.
 
-``python -m tests.hardening.fake_internet PORT`` reads a JSON list of URLs on stdin, runs
-each through :func:`audio_service.jobs.process.run_job` (resource limits, the SSRF guard,
-yt-dlp, decoding, analysis: the production code path, nothing replaced) and prints one
-JSON line per URL: the last message's type, code and text, the number of chunks, and the
-files the job left in its work directory.
+``python -m tests.hardening.fake_internet PORT`` reads a JSON list of ``[url, download
+deadline in seconds]`` on stdin, runs each through
+:func:`audio_service.jobs.process.run_job` (resource limits, the SSRF guard, yt-dlp,
+decoding, analysis: the production code path, nothing replaced) and prints one JSON line
+per URL: the last message's type, code and text, the number of chunks, and the files the
+job left in its work directory.
 
 Why a pretend internet: the guard must be tested on a *redirect from an allowed host to a
 forbidden one*, and on this machine every reachable server is on a forbidden (loopback)
@@ -82,7 +83,7 @@ def _collect(conn: Connection, into: list[Any]) -> None:
         return
 
 
-def run(url: str) -> dict[str, Any]:
+def run(url: str, deadline: float) -> dict[str, Any]:
     parent, child = Pipe(duplex=False)
     messages: list[Any] = []
     reader = threading.Thread(target=_collect, args=(parent, messages))
@@ -99,7 +100,7 @@ def run(url: str) -> dict[str, Any]:
             # The limits add up over all URLs run in this one process.
             cpu_seconds=600,
             memory_bytes=2048 * 1024 * 1024,
-            download_seconds=10,
+            download_seconds=deadline,
         )
         run_job(spec, child)
         files = sorted(p.name for p in Path(work_dir).iterdir())
@@ -117,8 +118,8 @@ def run(url: str) -> dict[str, Any]:
 
 def main() -> None:
     install(int(sys.argv[1]))
-    for url in json.load(sys.stdin):
-        print(json.dumps(run(url)), flush=True)
+    for url, deadline in json.load(sys.stdin):
+        print(json.dumps(run(url, deadline)), flush=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import struct
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +17,7 @@ from tests.hardening.conftest import job_end
 from tests.support.audio import music_wav
 from tests.support.client import upload
 from tests.support.media_server import serve_media
-from tests.support.server import ServiceProcess
+from tests.support.server import ROOT, ServiceProcess
 
 
 async def _submit_all(server: ServiceProcess, files: dict[str, bytes]) -> dict[str, Any]:
@@ -85,3 +89,53 @@ async def test_damaged_files_are_analysed_for_what_they_hold(
     print("damaged files:", outcomes)
     assert outcomes["lying-size.wav"] == f"complete, {int(corpus.SECONDS)} s"
     await _server_still_serves(strict, tmp_path)
+
+
+_TIGHT_MEMORY = """
+import json, resource, sys
+from audio_service.analysis import open_audio
+from audio_service.errors import DecodeError
+
+# Room for a few blocks of ordinary audio, none for a buffer sized from a lying header.
+vms = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (vms + 64 * 2**20, resource.RLIM_INFINITY))
+outcomes = {}
+for path in sys.argv[1:]:
+    try:
+        with open_audio(path, max_duration=600) as source:
+            outcomes[path] = sum(len(block) for block in source.blocks())
+    except DecodeError:
+        outcomes[path] = "DecodeError"
+    except MemoryError:
+        outcomes[path] = "MemoryError"
+print(json.dumps(outcomes))
+"""
+
+
+def test_absurd_headers_are_refused_before_any_large_allocation(tmp_path: Path) -> None:
+    """The decoder, under an address-space limit just above its own size."""
+    wav = corpus.valid_wav()
+    headers = {
+        "zero-channels": corpus.patch(wav, 22, struct.pack("<H", 0)),
+        "65535-channels": corpus.patch(wav, 22, struct.pack("<H", 65535)),
+        "2^31-hz": corpus.patch(wav, 24, struct.pack("<I", 2**31)),
+        "1-hz": corpus.patch(wav, 24, struct.pack("<I", 1)),
+    }
+    paths = []
+    for name, data in headers.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    valid = tmp_path / "valid"
+    valid.write_bytes(wav)
+    done = subprocess.run(
+        [sys.executable, "-c", _TIGHT_MEMORY, str(valid), *paths],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    outcomes = json.loads(done.stdout.splitlines()[-1])
+    assert outcomes.pop(str(valid)) > 0, "the limit leaves no room for ordinary audio"
+    assert set(outcomes.values()) == {"DecodeError"}, outcomes

@@ -125,7 +125,10 @@ CASES = {
     "redirect to file://": ("/to-file", "DOWNLOAD_ERROR"),
     "redirect to ftp://": ("/to-ftp", "DOWNLOAD_ERROR"),
     "DNS rebinding to loopback": ("rebind", "INVALID_URL"),
+    "server trickling bytes past the download deadline": ("/trickle.mp3", "DOWNLOAD_ERROR"),
 }
+#: Download deadline of each case (seconds): short where the deadline is what is tested.
+DEADLINES = {"server trickling bytes past the download deadline": 2.0}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +140,8 @@ def internet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hostile
         public = f"media.public.test:{server.port}"
         local = f"127.0.0.1:{server.port}"
         server.files["/song.mp3"] = ("audio/mpeg", buffer.getvalue())
+        server.files["/trickle.mp3"] = ("audio/mpeg", buffer.getvalue())
+        server.trickle["/trickle.mp3"] = 0.1  # 1 KiB every 0.1 s: about 10 s in all
         for name, data in hls.items():
             server.files["/" + name] = ("video/mp2t", data)
         playlist = hls["list.m3u8"].decode()
@@ -155,15 +160,18 @@ def internet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hostile
             "/to-file": "file:///etc/passwd",
             "/to-ftp": f"ftp://{local}/song.mp3",
         }
-        urls = [
-            f"http://rebind.test:{server.port}/song.mp3"
-            if path == "rebind"
-            else f"http://{public}{path}"
-            for path, _ in CASES.values()
+        jobs = [
+            [
+                f"http://rebind.test:{server.port}/song.mp3"
+                if path == "rebind"
+                else f"http://{public}{path}",
+                DEADLINES.get(case, 10.0),
+            ]
+            for case, (path, _) in CASES.items()
         ]
         done = subprocess.run(
             [sys.executable, "-m", "tests.hardening.fake_internet", str(server.port)],
-            input=json.dumps(urls),
+            input=json.dumps(jobs),
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -187,6 +195,8 @@ def test_job_process_guards_every_hop(internet: tuple[Hostile, dict[str, Any]], 
     else:
         assert (result["type"], result["code"]) == ("error", expected), result
         assert result["chunks"] == 0
+    if case in DEADLINES:
+        assert f"longer than {DEADLINES[case]:g}s" in result["message"], result
     # Nothing ever reached the server through a loopback address: the pretend public
     # host is the only way in.
     assert server.paths("127.0.0.1") == []

@@ -14,7 +14,6 @@ limit leaves room for the analysis and still stops a runaway allocation (see
 from __future__ import annotations
 
 import resource
-import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -69,8 +68,7 @@ def limit_resources(spec: JobSpec) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (spec.cpu_seconds, spec.cpu_seconds + 5))
     _lower(resource.RLIMIT_AS, spec.memory_bytes)
     # A download cannot outgrow its cap on disk even if yt-dlp misses it; past the limit
-    # write() fails with EFBIG (instead of SIGXFSZ killing the process without a word).
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    # write() fails with EFBIG (Python ignores SIGXFSZ, which would kill the process).
     _lower(resource.RLIMIT_FSIZE, spec.max_download_bytes + _FILE_MARGIN_BYTES)
     # A crash on a hostile file must not write a core dump of this size to disk.
     _lower(resource.RLIMIT_CORE, 0)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import shutil
 import signal
 import threading
@@ -44,8 +45,18 @@ _LIMIT_SIGNALS = {-signal.SIGXCPU, -signal.SIGKILL, -signal.SIGSEGV}
 _EOF = object()
 
 
+#: Thread pools of the numerical libraries, sized to the host's cores unless told.
+THREAD_POOL_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _context() -> Any:
     ctx = multiprocessing.get_context("forkserver")
+    # A job analyses on one thread (concurrency is WORKER_CONCURRENCY processes), but each
+    # BLAS pool thread maps about 40 MiB as the forkserver imports numpy and scipy, and
+    # every job inherits those mappings: on a 32-core host they alone would exceed the
+    # JOB_MEMORY_MB address-space limit. The forkserver takes this environment at start.
+    for name in THREAD_POOL_VARIABLES:
+        os.environ.setdefault(name, "1")
     # Imported (and warmed) once in the forkserver; every job process inherits it.
     ctx.set_forkserver_preload(["audio_service.jobs.preload"])
     return ctx
