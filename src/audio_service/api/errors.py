@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from audio_service.api.uploads import BodyLeftUnread
 from audio_service.errors import RateLimited, ServiceError
 
 logger = logging.getLogger(__name__)
@@ -25,10 +26,6 @@ _HTTP_CODES = {
 }
 
 
-#: Refusals answered before the request body was read to its end.
-_BODY_LEFT_UNREAD = frozenset({413, 429})
-
-
 def error_response(status: int, message: str, code: str) -> JSONResponse:
     return JSONResponse({"error": message, "code": code}, status_code=status)
 
@@ -38,9 +35,9 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     response = error_response(exc.http_status, exc.message, exc.code)
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    if exc.http_status in _BODY_LEFT_UNREAD:
-        # Otherwise the server keeps reading (and discarding) the rest of a body it has
-        # already refused, for as long as the client keeps sending.
+    if isinstance(exc, RateLimited | BodyLeftUnread):
+        # The body was not read to its end. Otherwise the server would keep reading (and
+        # dropping) the rest of a refused body for as long as the client sends it.
         response.headers["Connection"] = "close"
     return response
 

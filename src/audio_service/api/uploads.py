@@ -7,20 +7,26 @@ stopped at the first byte past the limit.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from audio_service.errors import InvalidRequest, UploadTooLarge
 
 FILE_FIELD = b"file"
 #: Room for multipart headers and other small fields around the file.
 _ENVELOPE_BYTES = 64 * 1024
+#: What is read (and dropped) of a body after it passed the limit, before answering.
+DRAIN_BYTES = 256 * 1024
+DRAIN_SECONDS = 2.0
 #: Parts per body. python-multipart bounds each part's headers; thousands of tiny parts
 #: would still cost a callback storm per request.
 MAX_PARTS = 8
@@ -81,13 +87,48 @@ class _Receiver:
             self._out = None
 
 
+class BodyLeftUnread(UploadTooLarge):
+    """Too large, and the client is still sending: the answer must close the connection."""
+
+
+async def _refuse(
+    chunks: AsyncIterator[bytes], max_bytes: int, remaining: int | None
+) -> UploadTooLarge:
+    """The error for a body past the limit, after reading a little more of it.
+
+    A client that is still writing when the server answers and closes may see a reset
+    instead of the 413. So, like a web server's lingering close, read (and drop) up to
+    :data:`DRAIN_BYTES` or :data:`DRAIN_SECONDS` more: a body that ends there gets a
+    clean answer on a connection that stays open; a longer one gets its connection closed
+    (otherwise the server would read, and drop, for as long as the client sends).
+    ``remaining`` is what the Content-Length says is still to come, if it says.
+    """
+    message = f"upload is larger than {max_bytes // (1024 * 1024)} MB"
+    if remaining is not None and remaining > DRAIN_BYTES:
+        return BodyLeftUnread(message)
+    left = DRAIN_BYTES
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for chunk in chunks:
+                left -= len(chunk)
+                if left < 0:
+                    return BodyLeftUnread(message)
+    except TimeoutError:
+        return BodyLeftUnread(message)
+    except ClientDisconnect:
+        pass
+    return UploadTooLarge(message)
+
+
 async def receive_upload(
     request: Request, dest_dir: Path, max_bytes: int
 ) -> tuple[Path, str | None]:
     """Save the ``file`` field of a multipart request; return its path and client filename."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes + _ENVELOPE_BYTES:
-        raise UploadTooLarge(f"upload is larger than {max_bytes // (1024 * 1024)} MB")
+    chunks = request.stream()
+    header = request.headers.get("content-length", "")
+    declared = int(header) if header.isdigit() else None
+    if declared is not None and declared > max_bytes + _ENVELOPE_BYTES:
+        raise await _refuse(chunks, max_bytes, declared)
     _, params = parse_options_header(request.headers.get("content-type"))
     boundary = params.get(b"boundary")
     if not boundary:
@@ -108,9 +149,9 @@ async def receive_upload(
         )
     }
     try:
-        parser = MultipartParser(boundary, callbacks, max_size=max_bytes + _ENVELOPE_BYTES)  # type: ignore[arg-type]
         received = 0
-        async for chunk in request.stream():
+        parser = MultipartParser(boundary, callbacks, max_size=max_bytes + _ENVELOPE_BYTES)  # type: ignore[arg-type]
+        async for chunk in chunks:
             received += len(chunk)
             if received > max_bytes + _ENVELOPE_BYTES:
                 raise UploadTooLarge(f"upload is larger than {max_bytes // (1024 * 1024)} MB")
@@ -124,7 +165,10 @@ async def receive_upload(
         receiver.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        if isinstance(exc, ValueError) and not isinstance(exc, UploadTooLarge | InvalidRequest):
+        if isinstance(exc, UploadTooLarge):
+            remaining = None if declared is None else declared - received
+            raise await _refuse(chunks, max_bytes, remaining) from None
+        if isinstance(exc, ValueError) and not isinstance(exc, InvalidRequest):
             raise InvalidRequest(f"malformed multipart body: {exc}") from exc
         raise
     receiver.close()
