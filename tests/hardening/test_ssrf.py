@@ -114,6 +114,7 @@ def _hls(tmp: Path) -> dict[str, bytes]:
 CASES = {
     "public file": ("/song.mp3", "complete"),
     "public embed": ("/embed-public.html", "complete"),
+    "page holding a playlist of two (only the first is fetched)": ("/two.html", "complete"),
     "public HLS (native, every fragment guarded)": ("/list.m3u8", "complete"),
     "redirect to loopback": ("/to-loopback", "INVALID_URL"),
     "redirect to cloud metadata": ("/to-metadata", "INVALID_URL"),
@@ -148,6 +149,9 @@ def internet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hostile
         server.files["/list.m3u8"] = ("application/vnd.apple.mpegurl", playlist.encode())
         evil = playlist.replace("seg", f"http://{local}/seg")
         server.files["/evil.m3u8"] = ("application/vnd.apple.mpegurl", evil.encode())
+        server.files["/second.mp3"] = ("audio/mpeg", buffer.getvalue())
+        two = "".join(f'<audio src="http://{public}/{n}.mp3"></audio>' for n in ("song", "second"))
+        server.files["/two.html"] = ("text/html", f"<html><body>{two}</body></html>".encode())
         for page, host in (("/embed-public.html", public), ("/embed-loopback.html", local)):
             html = f'<html><body><audio src="http://{host}/song.mp3"></audio></body></html>'
             server.files[page] = ("text/html", html.encode())
@@ -197,6 +201,8 @@ def test_job_process_guards_every_hop(internet: tuple[Hostile, dict[str, Any]], 
         assert result["chunks"] == 0
     if case in DEADLINES:
         assert f"longer than {DEADLINES[case]:g}s" in result["message"], result
+    # Playlists are off: a page's second media file is never fetched.
+    assert "/second.mp3" not in server.paths("media.public.test")
     # Nothing ever reached the server through a loopback address: the pretend public
     # host is the only way in.
     assert server.paths("127.0.0.1") == []
