@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,7 +17,7 @@ import pytest
 from audio_service.websocket.server import MAX_CLIENT_MESSAGE_BYTES
 from tests.hardening.conftest import STRICT
 from tests.hardening.rawsocket import RawSocket, events_of
-from tests.support.server import ROOT, ServiceProcess, _wait_ready, base_env, free_port
+from tests.support.server import ServiceProcess
 
 JOB = "A" * 22  # well-formed, unknown
 
@@ -171,35 +166,3 @@ async def test_unknown_namespace_is_refused(strict: ServiceProcess) -> None:
         assert any(p.startswith("44/admin,") for p in packets), packets
     finally:
         await raw.close()
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``audio-service serve``, the deployment command, which sets uvicorn's limits."""
-    tmp = tmp_path_factory.mktemp("served")
-    port = free_port()
-    log = tmp / "serve.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "audio_service.cli", "serve", "--port", str(port)],
-            env=base_env(temp_dir=tmp),
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    handle = ServiceProcess(process, port, log)
-    try:
-        _wait_ready(handle)
-        yield handle.url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(15)
-
-
-async def test_serve_command_refuses_an_oversized_frame_before_buffering_it(served: str) -> None:
-    raw = await RawSocket.open(served)
-    await raw.emit("subscribe", {"job_id": "x" * (2 * MAX_CLIENT_MESSAGE_BYTES)})
-    assert await raw.drain(quiet=5) == [] and raw.closed
-    # 1009: "message too big", from uvicorn itself (engine.io would close with 1000).
-    assert raw.ws.close_code == 1009
