@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import subprocess
 import sys
 import textwrap
@@ -25,6 +26,7 @@ import imageio_ffmpeg
 import pytest
 import soundfile as sf
 
+from audio_service.errors import InvalidURL
 from audio_service.jobs import netguard
 from tests.hardening.hostile_http import Hostile, serve_hostile
 from tests.support.audio import RATE, music
@@ -79,6 +81,14 @@ async def test_api_refuses_urls_that_are_not_public_http(
 )
 def test_guard_sees_through_ipv6_wrappings(address: str, forbidden: bool) -> None:
     assert netguard.forbidden_address(address) is forbidden
+
+
+def test_checks_outside_the_guard_keep_no_record() -> None:
+    """The API process checks URLs all its life: only the job process's guard records."""
+    before = len(netguard.REFUSED)
+    with pytest.raises(InvalidURL):
+        netguard.check_addresses(socket.getaddrinfo("127.0.0.1", 80))
+    assert len(netguard.REFUSED) == before
 
 
 def _hls(tmp: Path) -> dict[str, bytes]:
@@ -211,6 +221,7 @@ def test_job_process_guards_every_hop(internet: tuple[Hostile, dict[str, Any]], 
 
 _CONNECT_GUARD = """
 import asyncio, json, socket, sys
+from audio_service.errors import InvalidURL
 from audio_service.errors import InvalidURL
 from audio_service.jobs import netguard
 netguard.install()

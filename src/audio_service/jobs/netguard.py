@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,16 +33,10 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _V4_COMPATIBLE = ipaddress.ip_network("::/96")
 _INET = (socket.AF_INET, socket.AF_INET6)
 
-#: Every refusal in this process, in order. yt-dlp tries each of its HTTP handlers and
-#: reports their exceptions as "unexpected errors", so the caller looks here to tell a
-#: refused address from a failed download.
+#: Every refusal by the installed guard, in order (a job process makes a handful).
+#: yt-dlp tries each of its HTTP handlers and reports their exceptions as "unexpected
+#: errors", so the caller looks here to tell a refused address from a failed download.
 REFUSED: list[InvalidURL] = []
-
-
-def _refuse(message: str) -> InvalidURL:
-    error = InvalidURL(message)
-    REFUSED.append(error)
-    return error
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -107,7 +102,7 @@ def check_addresses(infos: list[Any]) -> None:
     """Refuse ``getaddrinfo`` results if any of them is a forbidden address."""
     for info in infos:
         if info[0] in _INET and forbidden_address(str(info[4][0])):
-            raise _refuse("URL resolves to a private or reserved address")
+            raise InvalidURL("URL resolves to a private or reserved address")
 
 
 def _check_sockaddr(family: int, address: Any) -> None:
@@ -118,9 +113,17 @@ def _check_sockaddr(family: int, address: Any) -> None:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         # connect() with a name resolves in C, past the guarded getaddrinfo.
-        raise _refuse("connections by host name are not allowed here") from None
+        raise InvalidURL("connections by host name are not allowed here") from None
     if forbidden_address(host):
-        raise _refuse("URL leads to a private or reserved address")
+        raise InvalidURL("URL leads to a private or reserved address")
+
+
+def _recorded(check: Callable[..., None], *args: Any) -> None:
+    try:
+        check(*args)
+    except InvalidURL as exc:
+        REFUSED.append(exc)
+        raise
 
 
 def install() -> None:
@@ -131,15 +134,15 @@ def install() -> None:
 
     def getaddrinfo(*args: Any, **kwargs: Any) -> Any:
         infos = original_getaddrinfo(*args, **kwargs)
-        check_addresses(infos)
+        _recorded(check_addresses, infos)
         return infos
 
     def connect(self: Any, address: Any) -> None:
-        _check_sockaddr(self.family, address)
+        _recorded(_check_sockaddr, self.family, address)
         original_connect(self, address)
 
     def connect_ex(self: Any, address: Any) -> int:
-        _check_sockaddr(self.family, address)
+        _recorded(_check_sockaddr, self.family, address)
         return original_connect_ex(self, address)
 
     socket.getaddrinfo = getaddrinfo
