@@ -118,6 +118,20 @@ async def test_declared_length_over_the_limit_is_refused_before_the_body(
     assert b"connection: close" in head
 
 
+async def test_an_abandoned_upload_leaves_no_file_and_no_error_in_the_log(
+    strict: ServiceProcess,
+) -> None:
+    tracebacks = strict.output().count("Traceback")
+    _, writer = await asyncio.open_connection("127.0.0.1", strict.port)
+    writer.write(_head(LIMIT // 2) + _part_head() + b"\0" * (LIMIT // 4))
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.transport.abort()
+    assert await _wait_no_files(strict) == []
+    await asyncio.sleep(0.3)
+    assert strict.output().count("Traceback") == tracebacks, strict.output()[-2000:]
+
+
 def _wav_of_size(size: int) -> bytes:
     """A valid 16-bit mono WAV of exactly ``size`` bytes (44-byte header)."""
     frames = (size - 44) // 2

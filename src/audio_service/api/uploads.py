@@ -168,6 +168,9 @@ async def receive_upload(
         if isinstance(exc, UploadTooLarge):
             remaining = None if declared is None else declared - received
             raise await _refuse(chunks, max_bytes, remaining) from None
+        if isinstance(exc, ClientDisconnect):
+            # An abandoned upload is routine, not a server error worth a traceback.
+            raise InvalidRequest("the upload was interrupted") from None
         if isinstance(exc, ValueError) and not isinstance(exc, InvalidRequest):
             raise InvalidRequest(f"malformed multipart body: {exc}") from exc
         raise
