@@ -87,6 +87,8 @@ async def test_slow_consumer_is_cut_off_and_resumes_without_loss(
     stop.set()
     await pinger
     assert cut_off_after is not None, "the slow socket was never cut off"
+    # ... and the server said why, naming the socket.
+    assert f"socket {slow.sid} exceeded" in delivery.output()
     elapsed = time.monotonic() - started
 
     # The slow client wakes up, reads what reached it, and resumes from there.
