@@ -3,9 +3,11 @@
 // line on stdout). Every connection is its own engine.io session over the websocket
 // transport (forceNew), as separate browsers would be.
 //
-// Commands: {cmd: "connect", url, n} | {cmd: "subscribe", jobs: [job id per socket], count}
-//   | {cmd: "expect", timeout} | {cmd: "disconnect"}. A run starts at "subscribe" and ends
-// when every socket has received ``count`` job events (or at the timeout of "expect").
+// Commands: {cmd: "connect", url, n} | {cmd: "subscribe", jobs, count, offset, latency}
+//   | {cmd: "expect", timeout} | {cmd: "disconnect"}. A run starts at "subscribe" (socket i
+// follows jobs[(offset + i) % jobs.length]) and ends when every socket has received
+// ``count`` job events, or at the timeout of "expect". With ``latency``, "expect" also
+// returns every chunk's delay from the server's publish time (segment.t) to its receipt.
 import { io } from "socket.io-client";
 import { createInterface } from "node:readline";
 import { performance } from "node:perf_hooks";
@@ -17,9 +19,10 @@ const now = () => performance.timeOrigin + performance.now(); // epoch ms, sub-m
 let sockets = [];
 let run = null; // the measurement in progress: counters shared by every socket's handlers
 
-function newRun(count) {
+function newRun(count, latency) {
   return {
     count,
+    latency,
     done: 0,
     first: Infinity,
     last: 0,
@@ -43,8 +46,7 @@ function track(state, socket) {
       r.received++;
       if (t < r.first) r.first = t;
       r.last = t;
-      const sent = data.segment && data.segment.t;
-      if (sent) r.latencies.push(t - sent * 1000);
+      if (r.latency && data.segment && data.segment.t) r.latencies.push(t - data.segment.t * 1000);
       if (state.received === r.count) {
         r.done++;
         if (r.done === sockets.length && r.resolve) r.resolve();
@@ -73,13 +75,13 @@ async function connect({ url, n }) {
   return { sockets: sockets.length, ms: now() - start };
 }
 
-async function subscribe({ jobs, count }) {
+async function subscribe({ jobs, count, offset, latency }) {
   sockets.forEach((state, i) => {
-    state.job = jobs[i % jobs.length];
+    state.job = jobs[(offset + i) % jobs.length];
     state.received = 0;
     state.lastSeq = 0;
   });
-  run = newRun(count);
+  run = newRun(count, latency);
   run.cpu0 = process.cpuUsage();
   run.wall0 = now();
   const start = now();
@@ -94,20 +96,16 @@ async function subscribe({ jobs, count }) {
   return { start, ms: now() - start };
 }
 
-function percentile(sorted, q) {
-  if (!sorted.length) return null;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
 async function expect({ timeout }) {
   const r = run;
-  const finished = new Promise((resolve) => (r.resolve = resolve));
-  const timedOut = await Promise.race([
-    r.done === sockets.length ? Promise.resolve(false) : finished.then(() => false),
-    new Promise((resolve) => setTimeout(() => resolve(true), timeout * 1000)),
-  ]);
+  let timer;
+  const timedOut = await new Promise((resolve) => {
+    r.resolve = () => resolve(false);
+    if (r.done === sockets.length) resolve(false);
+    timer = setTimeout(() => resolve(true), timeout * 1000);
+  });
+  clearTimeout(timer);
   const cpu = process.cpuUsage(r.cpu0);
-  const lat = Float64Array.from(r.latencies).sort();
   run = null;
   return {
     timedOut,
@@ -116,7 +114,7 @@ async function expect({ timeout }) {
     first: r.first,
     last: r.last,
     orderErrors: r.orderErrors,
-    latency: { p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), max: percentile(lat, 1) },
+    latencies: r.latencies.map((ms) => Math.round(ms * 1000) / 1000),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     wallSeconds: (now() - r.wall0) / 1000,
   };
