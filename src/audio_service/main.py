@@ -122,8 +122,11 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     app.add_middleware(OriginGuard, allowed_origins=settings.allowed_origins)
     app.add_middleware(SecurityHeaders)
     asgi = socketio.ASGIApp(service.sio, other_asgi_app=app, socketio_path="socket.io")
-    asgi.service = service  # type: ignore[attr-defined]
+    asgi.service = service
     return asgi
+
+
+asgi_app: socketio.ASGIApp  # created on first access, see __getattr__
 
 
 def __getattr__(name: str) -> Any:
