@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     api_runs_jobs: bool = False
     #: Wall-clock deadline of one job (download + decode + analysis), seconds.
     job_timeout_seconds: float = Field(300, gt=0)
+    #: Cluster mode: a job whose worker sent no keepalive for this long (seconds) is handed
+    #: to another worker.
+    job_reclaim_seconds: float = Field(15, ge=1)
+    #: Cluster mode: runs of one job (the first plus retries after lost workers) before it
+    #: ends with a WORKER_LOST error.
+    job_max_attempts: int = Field(3, ge=1)
     #: CPU seconds and address space (MiB) granted to the process analysing one job.
     job_cpu_seconds: int = Field(240, ge=1)
     job_memory_mb: int = Field(2048, ge=256)

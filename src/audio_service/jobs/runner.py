@@ -117,7 +117,13 @@ class JobRunner:
         try:
             job = await self.service.backend.jobs.get(claim.job_id)
             if job is not None and not job.status.finished:
-                await self.run(job, attempt=claim.attempt)
+                if claim.attempt > self.settings.job_max_attempts:
+                    lost = claim.attempt - 1
+                    await self.service.fail(
+                        job.job_id, "WORKER_LOST", f"the job's worker was lost {lost} times"
+                    )
+                else:
+                    await self.run(job, attempt=claim.attempt)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -130,8 +136,10 @@ class JobRunner:
                 await self.service.backend.queue.done(claim)
 
     async def _keepalive(self, claim: Claim) -> None:
+        # Well inside the idle time after which the queue gives the job to another worker.
+        interval = min(_KEEPALIVE_SECONDS, self.settings.job_reclaim_seconds / 3)
         while True:
-            await asyncio.sleep(_KEEPALIVE_SECONDS)
+            await asyncio.sleep(interval)
             with contextlib.suppress(Exception):
                 await self.service.backend.queue.keepalive(claim)
 
