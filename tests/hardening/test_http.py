@@ -126,7 +126,10 @@ async def test_security_headers_on_every_answer(method: str, path: str) -> None:
 async def test_docs_keep_their_scripts_and_can_be_turned_off() -> None:
     async with app_for(_settings())() as http:
         docs = await http.get("/docs")
+        assert (await http.get("/")).json()["docs"] == "/docs"
     assert docs.status_code == 200 and "content-security-policy" not in docs.headers
     async with app_for(_settings(enable_docs=False))() as http:
         for path in ("/docs", "/redoc", "/openapi.json"):
             assert (await http.get(path)).status_code == 404, path
+        # The root no longer points at docs that are not there.
+        assert (await http.get("/")).json()["docs"] is None

@@ -15,8 +15,10 @@ SERVICE_NAME = "Neuro-Acoustic Audio Service"
 
 
 @router.get("/")
-async def root() -> dict[str, Any]:
-    return {"service": SERVICE_NAME, "message": SERVICE_NAME, "docs": "/docs"}
+async def root(request: Request) -> dict[str, Any]:
+    """Service name and where the API docs are (``null`` when ENABLE_DOCS is off)."""
+    docs = request.app.docs_url
+    return {"service": SERVICE_NAME, "message": SERVICE_NAME, "docs": docs}
 
 
 @router.get("/health", response_model=HealthResponse)
