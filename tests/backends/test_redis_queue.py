@@ -45,6 +45,10 @@ async def test_keepalives_keep_a_job_with_its_worker(redis_backend: RedisBackend
         await queue.keepalive(claim)
         assert await queue.claim("idle", timeout=0.01) is None
     assert await _owner(redis_backend, "job-1") == "busy"
+    # Keepalives are not deliveries: when the worker does die, this is only attempt 2.
+    await asyncio.sleep(RECLAIM_SECONDS + 0.1)
+    retry = await queue.claim("idle", timeout=1)
+    assert retry is not None and retry.attempt == 2
 
 
 async def test_every_reclaim_counts_as_an_attempt(redis_backend: RedisBackend) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 #: KEYS: log stream, job hash. ARGV: name, data, token, final ("1"/"0"), TTL (ms).
 #: Entries are ``n`` name, ``d`` data, ``t`` token, and ``f`` on the final entry. The seq is
 #: the entry id ``0-<seq>``, so allocating it and writing the entry cannot be split. The
+#: TTLs are set by the first event and refreshed every 64th, not on every append: the TTL
+#: of a running job is a day, and two commands fewer per event is 40% of Redis's work. The
 #: token makes a retried call (redis-py retries when a connection drops, and the first
 #: attempt may have been applied) answer with the first attempt's seq instead of
 #: appending the event twice. A log without entries whose job has no record is refused:
@@ -32,8 +34,10 @@ if ARGV[4] == '1' then
 else
   redis.call('XADD', KEYS[1], '0-' .. seq, 'n', ARGV[1], 'd', ARGV[2], 't', ARGV[3])
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
+if seq % 64 == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+end
 return seq
 """
 

@@ -83,7 +83,7 @@ class RedisUploadStore(UploadStore):
             with open(path, "rb") as source:
                 async with asyncio.timeout(COMMAND_SECONDS):
                     await self._redis.delete(key)
-                while piece := source.read(UPLOAD_PIECE_BYTES):
+                while piece := await asyncio.to_thread(source.read, UPLOAD_PIECE_BYTES):
                     async with (
                         asyncio.timeout(COMMAND_SECONDS),
                         self._redis.pipeline(transaction=True) as pipe,
@@ -111,7 +111,7 @@ class RedisUploadStore(UploadStore):
                 async with asyncio.timeout(COMMAND_SECONDS):
                     reply = await self._redis.lrange(key, index, index)
                 (piece,) = cast(list[bytes], reply)
-                out.write(piece)
+                await asyncio.to_thread(out.write, piece)
         return local
 
     @unavailable_as_503()

@@ -1,8 +1,8 @@
 """The Redis connection of the back-end, and how its failures reach callers.
 
 Every back-end call runs under a deadline (``asyncio.timeout``) and turns connection
-errors and timeouts into :class:`BackendUnavailable`, so the API answers 503 within about
-three seconds while Redis is down instead of hanging. The deadline is ours rather than
+errors and timeouts into :class:`BackendUnavailable`, so the API answers 503 within
+seconds while Redis is down instead of hanging. The deadline is ours rather than
 redis-py's ``socket_timeout`` on purpose: with a socket timeout, redis-py sends through
 ``asyncio.wait_for``, which on Python 3.11 can swallow a task's cancellation, and a
 cancelled tail loop or job runner that carries on keeps a process from shutting down.
@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -23,13 +24,16 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from audio_service.errors import BackendUnavailable
 
-#: Deadline of one ordinary call: a connect attempt, the one retry, and the command.
-COMMAND_SECONDS = 3.0
+#: Deadline of one ordinary call: two connect attempts (a dead Redis fails within 2.5 s),
+#: the command, and slack for a busy process.
+COMMAND_SECONDS = 5.0
 #: Longest XREAD/XREADGROUP block; callers asking for longer get an early, empty answer.
 MAX_BLOCK_SECONDS = 10.0
 #: Deadline of a call that blocks in Redis.
 BLOCKING_SECONDS = MAX_BLOCK_SECONDS + COMMAND_SECONDS
 _CONNECT_SECONDS = 1.0
+#: Connections per process: a few blocking reads (tail, claims) and the ordinary commands.
+_MAX_CONNECTIONS = 16
 #: Idle connections are PINGed before use after this long, so a pool notices a restarted
 #: Redis on the health check rather than on a command.
 _HEALTH_CHECK_SECONDS = 15
@@ -41,14 +45,45 @@ T = TypeVar("T")
 Entry = tuple[bytes, dict[bytes, bytes]]
 
 
+class _BoundedPool(ConnectionPool):
+    """A pool of at most ``limit`` connections; callers wait for a free one.
+
+    A burst of subscribes then queues for a connection instead of opening hundreds at once
+    (which, on a loaded machine, is what makes connects time out). Unlike redis-py's
+    BlockingConnectionPool, giving a connection back never waits: a deadline that expires
+    right then cannot strand the connection outside the pool.
+    """
+
+    def __init__(self, *, limit: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._slots = asyncio.Semaphore(limit)
+
+    async def get_connection(self, *_: Any, **__: Any) -> AbstractConnection:
+        await self._slots.acquire()
+        try:
+            # redis-py leaves this method unannotated.
+            connection: AbstractConnection = await super().get_connection()  # type: ignore[no-untyped-call]
+            return connection
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def release(self, connection: AbstractConnection) -> None:
+        try:
+            await super().release(connection)
+        finally:
+            self._slots.release()
+
+
 def connect(url: str) -> Redis:
-    """A client (with its own pool) that reconnects by itself after Redis restarts.
+    """A client that reconnects by itself after Redis restarts.
 
     One retry, after a short backoff, covers the stale pooled connection that a restart
     leaves behind; more would only delay the 503 that callers are owed while Redis is down.
     """
-    return Redis.from_url(
+    pool = _BoundedPool.from_url(
         url,
+        limit=_MAX_CONNECTIONS,
         socket_connect_timeout=_CONNECT_SECONDS,
         # No socket timeout (redis-py's default is 5 s): the deadlines above replace it.
         socket_timeout=None,
@@ -58,6 +93,8 @@ def connect(url: str) -> Redis:
         # The parsing in this package expects RESP2 replies (lists, not RESP3 maps).
         protocol=2,
     )
+    # from_pool: closing the client closes the pool too.
+    return Redis.from_pool(pool)
 
 
 def block_ms(timeout: float, cap: float = MAX_BLOCK_SECONDS) -> int | None:

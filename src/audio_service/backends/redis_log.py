@@ -28,7 +28,7 @@ from audio_service.backends.redis_client import (
 from audio_service.protocol import Event
 
 #: Most entries one tail takes from one job's stream; the rest come on the next call.
-_TAIL_BATCH = 512
+_TAIL_BATCH = 128
 
 
 def _seq(entry_id: bytes) -> int:
