@@ -53,7 +53,7 @@ VARIANTS = {"ours": ("ours",), "bare": ("bare",), "deflate": ("ours", "--deflate
 FANOUT_SIZES = (1, 10, 100, 500)
 #: Events delivered per fan-out run (spread over the subscribers): 1-3 s per run.
 FANOUT_DELIVERIES = 24_000
-PACED_JOBS, PACED_SUBSCRIBERS, PACED_RATE, PACED_SECONDS = 100, 5, 20.0, 5.0
+PACED_JOBS, PACED_SUBSCRIBERS, PACED_RATE, PACED_SECONDS = 100, 5, 20.0, 8.0
 MEMORY_SIZES = (1_000, 5_000)
 REPLAY_CHUNKS = 600
 REPLAY_SUBSCRIBERS = 5
