@@ -75,6 +75,8 @@ async def test_websocket_upgrade_uses_the_same_allow_list(server: ServiceProcess
 
 
 def test_wildcard_origin_is_refused_at_startup(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="ALLOWED_ORIGINS must list explicit origins"):
-        with run_server(tmp_path, allowed_origins="*"):
-            pass
+    with (
+        pytest.raises(RuntimeError, match="ALLOWED_ORIGINS must list explicit origins"),
+        run_server(tmp_path, allowed_origins="*"),
+    ):
+        pass

@@ -11,14 +11,14 @@ RATE = 44100
 
 
 def tone(freq: float, seconds: float, *, rate: int = RATE, amp: float = 0.5) -> np.ndarray:
-    t = np.arange(int(round(seconds * rate))) / rate
+    t = np.arange(round(seconds * rate)) / rate
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
 def music(seconds: float, *, rate: int = RATE, seed: int = 0) -> np.ndarray:
     """A music-like signal: a 120 BPM kick, a bass line, chords and a little noise."""
     rng = np.random.default_rng(seed)
-    n = int(round(seconds * rate))
+    n = round(seconds * rate)
     t = np.arange(n) / rate
     signal = 0.15 * np.sin(2 * np.pi * 110 * t) + 0.1 * np.sin(2 * np.pi * 440 * t)
     signal += 0.05 * np.sin(2 * np.pi * 554.37 * t) + 0.05 * np.sin(2 * np.pi * 659.25 * t)
