@@ -32,10 +32,15 @@ def redis_url() -> str:
 @pytest.fixture
 def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards."""
-    import redis
-
     prefix = f"test-{secrets.token_hex(4)}"
     yield prefix
+    delete_prefix(redis_url, prefix)
+
+
+def delete_prefix(redis_url: str, prefix: str) -> None:
+    """Delete every key under ``prefix:``."""
+    import redis
+
     client = redis.Redis.from_url(redis_url)
     try:
         keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))

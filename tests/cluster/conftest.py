@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from audio_service.backends.keys import QUEUE_GROUP, Keys
+from tests.conftest import delete_prefix
 from tests.support.audio import music_wav
 from tests.support.client import chunks, seqs, upload
 from tests.support.server import ServiceProcess
@@ -33,13 +34,7 @@ def module_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix shared by the processes of one module's cluster; cleaned afterwards."""
     prefix = f"test-{secrets.token_hex(4)}"
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_prefix(redis_url, prefix)
 
 
 async def create_job(node: ServiceProcess, path: Path) -> str:

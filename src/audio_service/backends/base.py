@@ -7,6 +7,9 @@ default, one process) and ``redis://`` (cluster mode). The shared test suite in
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,6 +103,15 @@ class UploadStore(ABC):
     @abstractmethod
     async def discard(self, ref: str, local: Path | None = None) -> None:
         """Delete the stashed file and its local copy; safe to call twice."""
+
+
+def remove_path(path: Path) -> None:
+    """Delete a local file or folder an upload store handed out; absent is fine."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 class Backend(ABC):

@@ -7,9 +7,6 @@ memory stays bounded however long the service runs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import shutil
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -17,7 +14,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from audio_service.backends.base import Backend, Claim, EventLog, JobQueue, JobStore, UploadStore
+from audio_service.backends.base import (
+    Backend,
+    Claim,
+    EventLog,
+    JobQueue,
+    JobStore,
+    UploadStore,
+    remove_path,
+)
 from audio_service.jobs.models import JobRecord
 from audio_service.protocol import Event
 
@@ -141,15 +146,7 @@ class LocalUploadStore(UploadStore):
     async def discard(self, ref: str, local: Path | None = None) -> None:
         for path in {Path(ref), local} - {None}:
             assert path is not None
-            await asyncio.to_thread(_unlink, path)
-
-
-def _unlink(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+            await asyncio.to_thread(remove_path, path)
 
 
 class MemoryBackend(Backend):

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -21,7 +19,7 @@ from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
 from audio_service.backends import lua
-from audio_service.backends.base import Backend, JobStore, UploadStore
+from audio_service.backends.base import Backend, JobStore, UploadStore, remove_path
 from audio_service.backends.keys import ACTIVE_TTL_SECONDS, Keys
 from audio_service.backends.redis_client import COMMAND_SECONDS, connect, unavailable_as_503
 from audio_service.backends.redis_log import RedisEventLog
@@ -93,7 +91,7 @@ class RedisUploadStore(UploadStore):
                         await pipe.execute()
         finally:
             # Ours now, whether or not it reached Redis: the caller answers 503 on failure.
-            _unlink(path)
+            remove_path(path)
         return job_id
 
     @unavailable_as_503(None)
@@ -117,16 +115,8 @@ class RedisUploadStore(UploadStore):
     @unavailable_as_503()
     async def discard(self, ref: str, local: Path | None = None) -> None:
         if local is not None:
-            _unlink(local)
+            remove_path(local)
         await self._redis.delete(self._keys.upload(ref))
-
-
-def _unlink(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
 
 
 class RedisBackend(Backend):
