@@ -67,6 +67,7 @@ async def test_upload_streams_every_second_then_complete(
         assert status["status"] == "complete" and status["progress"] == 100
         assert seed_path == status
         assert analysis == events[-1][1]["analysis"]
+        assert analysis["samplerate"] == 44100 and analysis["duration"] == 20.0
     finally:
         await client.close()
 

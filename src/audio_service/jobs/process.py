@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from audio_service.errors import ServiceError
 from audio_service.jobs.models import JobStatus
@@ -139,31 +140,25 @@ def _download(spec: JobSpec, report: _Reporter) -> Path:
 
 
 def _analyse(spec: JobSpec, path: Path, report: _Reporter) -> None:
-    from audio_service.analysis import StreamingAnalyzer, open_audio
+    from audio_service.analysis import analyze_file
 
     start = _URL_START if spec.url else _UPLOAD_START
     report.progress_to(JobStatus.ANALYZING, start, "Analyzing audio", force=True)
-    segments: list[dict[str, object]] = []
 
-    def emit(segment: dict[str, object]) -> None:
-        segments.append(segment)
-        report.send(ChunkMessage(timestamp=float(segment["start_time"]), segment=segment))  # type: ignore[arg-type]
+    def on_segment(segment: dict[str, Any]) -> None:
+        report.send(ChunkMessage(timestamp=float(segment["start_time"]), segment=segment))
 
-    with open_audio(path, max_duration=spec.max_duration) as source:
-        analyzer = StreamingAnalyzer(source.samplerate)
-        total = source.frames
-        done = 0
-        for block in source.blocks(_BLOCK_FRAMES):
-            for segment in analyzer.push(block):
-                emit(segment)
-            done += len(block)
-            if total:
-                fraction = min(1.0, done / total)
-                report.progress_to(
-                    JobStatus.ANALYZING, start + int(fraction * (98 - start)), "Analyzing audio"
-                )
-        for segment in analyzer.finish():
-            emit(segment)
-        summary = analyzer.summary()
+    def on_progress(fraction: float) -> None:
+        report.progress_to(
+            JobStatus.ANALYZING, start + int(fraction * (98 - start)), "Analyzing audio"
+        )
+
+    analysis = analyze_file(
+        path,
+        on_segment=on_segment,
+        on_progress=on_progress,
+        max_duration=spec.max_duration,
+        block_frames=_BLOCK_FRAMES,
+    )
     report.progress_to(JobStatus.COMPLETE, 100, "Analysis complete", force=True)
-    report.send(CompleteMessage(analysis={**summary, "segments": segments}))
+    report.send(CompleteMessage(analysis=analysis))
