@@ -56,6 +56,18 @@ async def test_update_of_an_unknown_job_creates_nothing(backend: Backend) -> Non
     assert await backend.jobs.get("no-such-job") is None
 
 
+async def test_a_finished_job_is_not_reopened_by_a_late_update(backend: Backend) -> None:
+    """A worker's progress can land after DELETE ended the job: the end must stand."""
+    job = a_job()
+    await backend.jobs.create(job)
+    await backend.jobs.update(job.job_id, status=JobStatus.CANCELLED, error_code="CANCELLED")
+    await backend.jobs.update(job.job_id, status=JobStatus.ANALYZING, progress=60)
+    await backend.jobs.update(job.job_id, progress=70)
+    stored = await backend.jobs.get(job.job_id)
+    assert stored is not None
+    assert (stored.status, stored.progress) == (JobStatus.CANCELLED, 0)
+
+
 async def test_a_read_record_is_a_copy(backend: Backend) -> None:
     job = a_job()
     await backend.jobs.create(job)

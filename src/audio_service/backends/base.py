@@ -29,7 +29,11 @@ class JobStore(ABC):
 
     @abstractmethod
     async def update(self, job_id: str, **changes: Any) -> None:
-        """Set fields of an existing job (enums may be passed as members); no-op if unknown."""
+        """Set fields of an existing job (enums may be passed as members).
+
+        A no-op for an unknown job, and for a finished one unless the change keeps it
+        finished: a worker's late progress must not reopen a cancelled job.
+        """
 
 
 class EventLog(ABC):

@@ -41,11 +41,20 @@ end
 return seq
 """
 
-#: Set fields of a job record that exists; never resurrect an expired one as a stub.
+#: Set fields of a job record that exists; never resurrect an expired one as a stub, and
+#: never reopen a finished one (a worker's late progress must not undo a cancellation).
 #:
-#: KEYS: job hash. ARGV: field, value, field, value, ...
+#: KEYS: job hash. ARGV: field, value, field, value, ... (values are JSON)
 UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local finished = {['"complete"'] = true, ['"error"'] = true, ['"cancelled"'] = true}
+if finished[redis.call('HGET', KEYS[1], 'status')] then
+  local new = nil
+  for i = 1, #ARGV, 2 do
+    if ARGV[i] == 'status' then new = ARGV[i + 1] end
+  end
+  if not finished[new] then return 0 end
+end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """

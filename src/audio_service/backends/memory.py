@@ -23,7 +23,7 @@ from audio_service.backends.base import (
     UploadStore,
     remove_path,
 )
-from audio_service.jobs.models import JobRecord
+from audio_service.jobs.models import JobRecord, JobStatus
 from audio_service.protocol import Event
 
 
@@ -48,6 +48,10 @@ class MemoryJobStore(JobStore):
     async def update(self, job_id: str, **changes: Any) -> None:
         record = self.records.get(job_id)
         if record is None:
+            return
+        new_status = changes.get("status")
+        # A finished job stays finished: a worker's late progress must not undo a cancel.
+        if record.status.finished and (new_status is None or not JobStatus(new_status).finished):
             return
         for name, value in changes.items():
             setattr(record, name, value)
