@@ -24,7 +24,7 @@ from typing import Any
 
 from audio_service.backends.base import Claim
 from audio_service.config import Settings
-from audio_service.jobs.models import JobRecord, JobStatus, SourceKind
+from audio_service.jobs.models import JobRecord, SourceKind
 from audio_service.jobs.process import JobSpec, run_job
 from audio_service.jobs.service import JobService
 from audio_service.protocol import (
@@ -265,6 +265,3 @@ def _pump(conn: Connection, inbox: asyncio.Queue[Any], loop: asyncio.AbstractEve
 
 def _noop() -> None:
     return None
-
-
-__all__ = ["JobRunner", "JobStatus"]
