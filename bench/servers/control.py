@@ -19,6 +19,9 @@ from typing import Any, Protocol
 import socketio
 import uvicorn
 
+from audio_service.analysis.indices import REGIONS
+from audio_service.analysis.spectral import BANDS
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -53,28 +56,18 @@ def synthetic_segment(rng: random.Random, index: int) -> dict[str, Any]:
     def unit() -> float:
         return round(rng.random(), 4)
 
-    bands = ("bass", "low_mid", "mid", "high_mid", "high")
-    regions = (
-        "auditory_cortex",
-        "amygdala",
-        "hippocampus",
-        "nucleus_accumbens",
-        "motor_cortex",
-        "prefrontal_cortex",
-        "basal_ganglia",
-    )
     waves = [rng.random() for _ in range(5)]
     total = sum(waves)
     return {
         "start_time": float(index),
         "end_time": float(index + 1),
-        "frequencies": {band: unit() for band in bands},
+        "frequencies": {band: unit() for band in BANDS},
         "loudness_db": round(-60 * rng.random(), 2),
         "spectral_centroid": round(4000 * rng.random(), 1),
         "onset_strength": unit(),
         "tempo": round(60 + 120 * rng.random(), 1),
         "tempo_confidence": unit(),
-        "brain_regions": {region: unit() for region in regions},
+        "brain_regions": {region: unit() for region in REGIONS},
         "brainwaves": {
             name: round(w / total, 4)
             for name, w in zip(("delta", "theta", "alpha", "beta", "gamma"), waves, strict=True)

@@ -95,21 +95,22 @@ def valence(m: Measures) -> float:
     )
 
 
+#: The brain-region indices of every segment, in the order the docs list them.
+REGIONS = (
+    "auditory_cortex",
+    "amygdala",
+    "hippocampus",
+    "nucleus_accumbens",
+    "motor_cortex",
+    "prefrontal_cortex",
+    "basal_ganglia",
+)
+
+
 def brain_regions(m: Measures, *, a: float, v: float) -> dict[str, float]:
     """Seven region indices, each 0..1; all 0 in silence (``a``, ``v``: arousal, valence)."""
     if m.silent:
-        return dict.fromkeys(
-            (
-                "auditory_cortex",
-                "amygdala",
-                "hippocampus",
-                "nucleus_accumbens",
-                "motor_cortex",
-                "prefrontal_cortex",
-                "basal_ganglia",
-            ),
-            0.0,
-        )
+        return dict.fromkeys(REGIONS, 0.0)
     # Every listener-side index scales with how audible the sound is at all.
     presence = _clip(3.0 * m.loudness)
     return {
