@@ -64,9 +64,14 @@ class ProgressMessage:
     progress: int
     message: str
     type: str = MessageType.PROGRESS.value
+    #: Seconds of audio, once known: set on the first ``analyzing`` event only.
+    duration: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        body = asdict(self)
+        if self.duration is None:
+            del body["duration"]
+        return body
 
 
 @dataclass
@@ -149,8 +154,16 @@ def socketio_event_text(name: str, payload_json: str) -> str:
     return '2["' + name + '",' + payload_json + "]"
 
 
-def subscribed_payload(job_id: str, status: str, progress: int, last_seq: int) -> dict[str, Any]:
-    return {"job_id": job_id, "status": status, "progress": progress, "last_seq": last_seq}
+def subscribed_payload(
+    job_id: str, status: str, progress: int, last_seq: int, duration: float | None = None
+) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "status": status,
+        "progress": progress,
+        "last_seq": last_seq,
+        "duration": duration,
+    }
 
 
 def ok_ack(job_id: str, status: str, last_seq: int) -> dict[str, Any]:

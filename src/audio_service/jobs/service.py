@@ -73,11 +73,15 @@ class JobService:
         if self.metrics is not None:
             self.metrics.events_appended.labels(name).inc()
         if isinstance(message, ProgressMessage):
+            changes: dict[str, Any] = {}
+            if message.duration is not None:
+                changes["duration"] = message.duration
             await self.backend.jobs.update(
                 job_id,
                 status=JobStatus(message.status),
                 progress=message.progress,
                 message=message.message,
+                **changes,
             )
         elif isinstance(message, ErrorMessage):
             await self.backend.jobs.update(

@@ -180,7 +180,7 @@ class SocketHandlers:
         status = job.status.value
         await self.sio.emit(
             MessageType.SUBSCRIBED.value,
-            subscribed_payload(job.job_id, status, job.progress, head),
+            subscribed_payload(job.job_id, status, job.progress, head, job.duration),
             to=sid,
         )
         await self.hub.subscribe(sid, job.job_id, after=request.last_seq or 0, head=head)
