@@ -10,6 +10,8 @@ import signal
 import socket
 import sys
 
+import uvloop
+
 from audio_service.config import get_settings
 
 
@@ -31,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     name = args.name or f"worker-{socket.gethostname()}-{os.getpid()}"
-    asyncio.run(_work(name))
+    # The event loop `serve` gets from uvicorn: every event the worker publishes is a Redis
+    # round trip, whose socket and callback work costs less on uvloop than on asyncio's own.
+    uvloop.run(_work(name))
     return 0
 
 
