@@ -16,13 +16,16 @@ import socketio
 
 from audio_service.backends.base import Backend
 from audio_service.config import Settings
-from audio_service.errors import BackendUnavailable
 from audio_service.metrics import Metrics
+from audio_service.models import JobRecord
 from audio_service.protocol import (
+    Ack,
     ConnectedMessage,
+    ErrorAck,
     ErrorCode,
     MessageType,
     PayloadError,
+    SubscribeRequest,
     error_ack,
     error_payload,
     ok_ack,
@@ -140,7 +143,7 @@ class SocketHandlers:
         self.hub.drop_socket(sid)
         return None
 
-    async def _refuse(self, sid: str, code: ErrorCode, message: str) -> dict[str, Any]:
+    async def _refuse(self, sid: str, code: ErrorCode, message: str) -> ErrorAck:
         await self.sio.emit(MessageType.ERROR.value, error_payload(code, message), to=sid)
         return error_ack(code, message)
 
@@ -151,13 +154,34 @@ class SocketHandlers:
         self.metrics.rate_limited.labels("socket").inc()
         return False
 
-    async def subscribe(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+    async def _request(self, sid: str, data: Any) -> SubscribeRequest | ErrorAck:
+        """What ``subscribe`` and ``unsubscribe`` open with: the rate limit, then the payload."""
         if not self._rate_ok(sid):
             return await self._refuse(sid, ErrorCode.RATE_LIMITED, "too many events, slow down")
         try:
-            request = parse_subscribe(data)
+            return parse_subscribe(data)
         except PayloadError as exc:
             return await self._refuse(sid, exc.code, exc.message)
+
+    async def _find(self, sid: str, job_id: str) -> tuple[JobRecord, int] | ErrorAck:
+        """The job and its latest seq, or the refusal already sent to the socket."""
+        try:
+            job = await self.backend.jobs.get(job_id)
+            head = await self.backend.events.last_seq(job_id) if job else 0
+        except Exception as exc:
+            logger.warning("back-end unavailable: %s", exc)
+            return await self._refuse(
+                sid, ErrorCode.BACKEND_UNAVAILABLE, "the job store is unavailable, retry shortly"
+            )
+        if job is None:
+            # Unknown, expired or malformed ids all get the same answer.
+            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job")
+        return job, head
+
+    async def subscribe(self, sid: str, data: Any = None, *_: Any) -> Ack:
+        request = await self._request(sid, data)
+        if not isinstance(request, SubscribeRequest):
+            return request
         already = request.job_id in self.hub.sockets.get(sid, {})
         if not already and self.hub.subscription_count(sid) >= (
             self.settings.max_subscriptions_per_socket
@@ -167,16 +191,10 @@ class SocketHandlers:
                 ErrorCode.TOO_MANY_SUBSCRIPTIONS,
                 f"at most {self.settings.max_subscriptions_per_socket} jobs per connection",
             )
-        try:
-            job = await self.backend.jobs.get(request.job_id)
-            head = await self.backend.events.last_seq(request.job_id) if job else 0
-        except Exception as exc:
-            logger.warning("subscribe: back-end unavailable: %s", exc)
-            error = BackendUnavailable("the job store is unavailable, retry shortly")
-            return await self._refuse(sid, ErrorCode.BACKEND_UNAVAILABLE, error.message)
-        if job is None:
-            # Unknown, expired or malformed ids all get the same answer.
-            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job")
+        found = await self._find(sid, request.job_id)
+        if not isinstance(found, tuple):
+            return found
+        job, head = found
         status = job.status.value
         await self.sio.emit(
             MessageType.SUBSCRIBED.value,
@@ -186,26 +204,18 @@ class SocketHandlers:
         await self.hub.subscribe(sid, job.job_id, after=request.last_seq or 0, head=head)
         return ok_ack(job.job_id, status, head)
 
-    async def unsubscribe(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
-        if not self._rate_ok(sid):
-            return await self._refuse(sid, ErrorCode.RATE_LIMITED, "too many events, slow down")
-        try:
-            request = parse_subscribe(data)
-        except PayloadError as exc:
-            return await self._refuse(sid, exc.code, exc.message)
+    async def unsubscribe(self, sid: str, data: Any = None, *_: Any) -> Ack:
+        request = await self._request(sid, data)
+        if not isinstance(request, SubscribeRequest):
+            return request
         self.hub.unsubscribe(sid, request.job_id)
-        try:
-            job = await self.backend.jobs.get(request.job_id)
-            head = await self.backend.events.last_seq(request.job_id) if job else 0
-        except Exception:
-            return await self._refuse(
-                sid, ErrorCode.BACKEND_UNAVAILABLE, "the job store is unavailable"
-            )
-        if job is None:
-            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job")
+        found = await self._find(sid, request.job_id)
+        if not isinstance(found, tuple):
+            return found
+        job, head = found
         return ok_ack(job.job_id, job.status.value, head)
 
-    async def unknown(self, event: str, sid: str, *_: Any) -> dict[str, Any]:
+    async def unknown(self, event: str, sid: str, *_: Any) -> ErrorAck:
         if not self._rate_ok(sid):
             return await self._refuse(sid, ErrorCode.RATE_LIMITED, "too many events, slow down")
         name = event if len(event) <= 64 else event[:64] + "..."
