@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from audio_service.analysis.decode import DEFAULT_BLOCK_FRAMES, open_audio
+from audio_service.analysis.decode import open_audio
+from audio_service.analysis.source import DEFAULT_BLOCK_FRAMES
 from audio_service.analysis.stream import StreamingAnalyzer
 from audio_service.protocol import Analysis, Segment
 

@@ -13,13 +13,13 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from audio_service.analysis.decode import check_format
 from audio_service.analysis.segment import (
     LOGMEL_FLOOR_POWER,
     TEMPO_WINDOW_SECONDS,
     Second,
     measure_second,
 )
+from audio_service.analysis.source import check_format
 from audio_service.analysis.spectral import COL_MEL, N_COLUMNS, frame_features, projection
 from audio_service.protocol import Analysis, Segment
 

@@ -119,7 +119,8 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
 
 
 def _download(spec: JobSpec, report: _Reporter) -> Path:
-    from audio_service.jobs import extract, netguard
+    from audio_service import netguard
+    from audio_service.jobs import extract
 
     if not spec.allow_private_urls:
         netguard.install()

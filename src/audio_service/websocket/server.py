@@ -11,7 +11,6 @@ import logging
 import time
 from typing import Any
 
-import engineio
 import socketio
 
 from audio_service.backends.base import Backend
@@ -32,7 +31,8 @@ from audio_service.protocol import (
     parse_subscribe,
     subscribed_payload,
 )
-from audio_service.websocket.hub import NAMESPACE, Hub
+from audio_service.websocket import engineio_adapter as eio
+from audio_service.websocket.hub import Hub
 
 logger = logging.getLogger(__name__)
 
@@ -41,32 +41,8 @@ logger = logging.getLogger(__name__)
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 
 
-class _EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
-    """Never waits for a long-polling client to collect its CLOSE packet.
-
-    python-engineio ends a long-polling session it refuses (a body over the size limit, a
-    packet it cannot parse) with ``close(wait=True)``, which waits until the client polls
-    again. A client that never does leaves the request hanging, and its coroutine and
-    session alive, for good: one leak per request. The CLOSE packet stays queued for a
-    client that does come back.
-    """
-
-    async def disconnect(self, sid: str | None = None) -> None:
-        socket = self.sockets.get(sid) if sid is not None else None
-        if socket is None or socket.upgraded:
-            await super().disconnect(sid)
-            return
-        await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
-        self.sockets.pop(sid, None)
-
-
-class _AsyncServer(socketio.AsyncServer):  # type: ignore[misc]
-    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
-        return _EngineIOServer
-
-
 def create_sio(settings: Settings) -> socketio.AsyncServer:
-    return _AsyncServer(
+    return eio.AsyncServer(
         async_mode="asgi",
         # The same allow-list as the REST API; engine.io checks it on polling and websocket.
         cors_allowed_origins=list(settings.allowed_origins),
@@ -137,7 +113,7 @@ class SocketHandlers:
 
     async def disconnect(self, sid: str, *args: Any) -> Any:
         # During a real disconnect python-socketio no longer counts the socket as connected.
-        if self.sio.manager.is_connected(sid, NAMESPACE):
+        if eio.is_connected(self.sio, sid):
             return await self.unknown("disconnect", sid)
         self.buckets.pop(sid, None)
         self.hub.drop_socket(sid)
