@@ -170,13 +170,27 @@ def ok_ack(job_id: str, status: str, last_seq: int) -> dict[str, Any]:
     return {"ok": True, "job_id": job_id, "status": status, "last_seq": last_seq}
 
 
-def error_ack(code: ErrorCode | str, message: str) -> dict[str, Any]:
-    return {"ok": False, "code": str(getattr(code, "value", code)), "message": message}
+def error_ack(code: ErrorCode | str, message: str, job_id: str | None = None) -> dict[str, Any]:
+    ack: dict[str, Any] = {
+        "ok": False,
+        "code": str(getattr(code, "value", code)),
+        "message": message,
+    }
+    if job_id is not None:
+        ack["job_id"] = job_id
+    return ack
 
 
-def error_payload(code: ErrorCode | str, message: str) -> dict[str, Any]:
-    """An ``error`` event about the socket itself (not about a job)."""
-    return ErrorMessage(code=str(getattr(code, "value", code)), message=message).to_dict()
+def error_payload(code: ErrorCode | str, message: str, job_id: str | None = None) -> dict[str, Any]:
+    """An ``error`` event answering a client's request (not one from a job's log).
+
+    ``job_id`` names the job a refused subscribe or unsubscribe was about, so a client
+    following several jobs can tell which one failed; it has no ``seq``.
+    """
+    payload = ErrorMessage(code=str(getattr(code, "value", code)), message=message).to_dict()
+    if job_id is not None:
+        payload["job_id"] = job_id
+    return payload
 
 
 @dataclass
@@ -201,8 +215,12 @@ def parse_subscribe(data: Any) -> SubscribeRequest:
             ErrorCode.INVALID_PAYLOAD, "payload must be an object {job_id, last_seq?}"
         )
     job_id = data.get("job_id")
-    if not isinstance(job_id, str) or not job_id:
+    if job_id is None:
         raise PayloadError(ErrorCode.INVALID_JOB, "job_id is required")
+    if not isinstance(job_id, str):
+        raise PayloadError(ErrorCode.INVALID_JOB, "job_id must be a string")
+    if not job_id:
+        raise PayloadError(ErrorCode.INVALID_JOB, "job_id must not be empty")
     if len(job_id) > MAX_JOB_ID_LENGTH:
         raise PayloadError(ErrorCode.INVALID_JOB, "job_id is too long")
     last_seq = data.get("last_seq")

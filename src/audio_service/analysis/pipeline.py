@@ -21,6 +21,7 @@ def analyze_file(
     on_start: Callable[[float | None], None] | None = None,
     max_duration: float | None = None,
     block_frames: int = DEFAULT_BLOCK_FRAMES,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """Analyse an audio file, reporting each segment as soon as it is complete.
 
@@ -40,6 +41,8 @@ def analyze_file(
         Longest accepted audio, seconds (:class:`~audio_service.errors.AudioTooLong` beyond).
     block_frames : int
         Frames decoded per block.
+    name : str, optional
+        What error messages call the file (see :func:`open_audio`).
 
     Returns
     -------
@@ -59,7 +62,7 @@ def analyze_file(
             if on_segment is not None:
                 on_segment(segment)
 
-    with open_audio(path, max_duration=max_duration) as source:
+    with open_audio(path, max_duration=max_duration, name=name) as source:
         analyzer = StreamingAnalyzer(source.samplerate)
         if on_start is not None:
             on_start(source.duration)

@@ -53,6 +53,8 @@ class JobSpec:
     memory_bytes: int
     #: Wall-clock bound of the download alone (the runner bounds the whole job).
     download_seconds: float
+    #: What error messages call the audio: the user's file name, never the temp file.
+    label: str = "the audio"
 
 
 def _lower(kind: int, limit: int) -> None:
@@ -168,6 +170,7 @@ def _analyse(spec: JobSpec, path: Path, report: _Reporter) -> None:
         on_start=on_start,
         max_duration=spec.max_duration,
         block_frames=_BLOCK_FRAMES,
+        name=spec.label,
     )
     report.progress_to(JobStatus.COMPLETE, 100, "Analysis complete", force=True)
     report.send(CompleteMessage(analysis=analysis))

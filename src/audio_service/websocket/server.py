@@ -140,9 +140,12 @@ class SocketHandlers:
         self.hub.drop_socket(sid)
         return None
 
-    async def _refuse(self, sid: str, code: ErrorCode, message: str) -> dict[str, Any]:
-        await self.sio.emit(MessageType.ERROR.value, error_payload(code, message), to=sid)
-        return error_ack(code, message)
+    async def _refuse(
+        self, sid: str, code: ErrorCode, message: str, job_id: str | None = None
+    ) -> dict[str, Any]:
+        payload = error_payload(code, message, job_id)
+        await self.sio.emit(MessageType.ERROR.value, payload, to=sid)
+        return error_ack(code, message, job_id)
 
     def _rate_ok(self, sid: str) -> bool:
         bucket = self.buckets.get(sid)
@@ -166,6 +169,7 @@ class SocketHandlers:
                 sid,
                 ErrorCode.TOO_MANY_SUBSCRIPTIONS,
                 f"at most {self.settings.max_subscriptions_per_socket} jobs per connection",
+                request.job_id,
             )
         try:
             job = await self.backend.jobs.get(request.job_id)
@@ -173,10 +177,12 @@ class SocketHandlers:
         except Exception as exc:
             logger.warning("subscribe: back-end unavailable: %s", exc)
             error = BackendUnavailable("the job store is unavailable, retry shortly")
-            return await self._refuse(sid, ErrorCode.BACKEND_UNAVAILABLE, error.message)
+            return await self._refuse(
+                sid, ErrorCode.BACKEND_UNAVAILABLE, error.message, request.job_id
+            )
         if job is None:
             # Unknown, expired or malformed ids all get the same answer.
-            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job")
+            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job", request.job_id)
         status = job.status.value
         await self.sio.emit(
             MessageType.SUBSCRIBED.value,
@@ -199,10 +205,10 @@ class SocketHandlers:
             head = await self.backend.events.last_seq(request.job_id) if job else 0
         except Exception:
             return await self._refuse(
-                sid, ErrorCode.BACKEND_UNAVAILABLE, "the job store is unavailable"
+                sid, ErrorCode.BACKEND_UNAVAILABLE, "the job store is unavailable", request.job_id
             )
         if job is None:
-            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job")
+            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job", request.job_id)
         return ok_ack(job.job_id, job.status.value, head)
 
     async def unknown(self, event: str, sid: str, *_: Any) -> dict[str, Any]:
