@@ -32,6 +32,8 @@ class JobRecord:
     status: JobStatus = JobStatus.PENDING
     progress: int = 0
     message: str = "Queued"
+    #: Seconds of audio, once the analysis has opened the file.
+    duration: float | None = None
     error_code: str | None = None
     error_message: str | None = None
     attempts: int = 0

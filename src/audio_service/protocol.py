@@ -157,6 +157,8 @@ class SubscribedPayload(TypedDict):
     status: str
     progress: int
     last_seq: int
+    #: Seconds of audio, once known.
+    duration: float | None
 
 
 class OkAck(TypedDict):
@@ -170,6 +172,8 @@ class ErrorAck(TypedDict):
     ok: bool
     code: str
     message: str
+    #: The job a refused subscribe or unsubscribe was about.
+    job_id: NotRequired[str]
 
 
 Ack = OkAck | ErrorAck
@@ -195,9 +199,14 @@ class ProgressMessage:
     progress: int
     message: str
     type: str = MessageType.PROGRESS.value
+    #: Seconds of audio, once known: set on the first ``analyzing`` event only.
+    duration: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        body = asdict(self)
+        if self.duration is None:
+            del body["duration"]
+        return body
 
 
 @dataclass
@@ -280,21 +289,39 @@ def socketio_event_text(name: str, payload_json: str) -> str:
     return '2["' + name + '",' + payload_json + "]"
 
 
-def subscribed_payload(job_id: str, status: str, progress: int, last_seq: int) -> SubscribedPayload:
-    return {"job_id": job_id, "status": status, "progress": progress, "last_seq": last_seq}
+def subscribed_payload(
+    job_id: str, status: str, progress: int, last_seq: int, duration: float | None = None
+) -> SubscribedPayload:
+    return {
+        "job_id": job_id,
+        "status": status,
+        "progress": progress,
+        "last_seq": last_seq,
+        "duration": duration,
+    }
 
 
 def ok_ack(job_id: str, status: str, last_seq: int) -> OkAck:
     return {"ok": True, "job_id": job_id, "status": status, "last_seq": last_seq}
 
 
-def error_ack(code: ErrorCode, message: str) -> ErrorAck:
-    return {"ok": False, "code": code.value, "message": message}
+def error_ack(code: ErrorCode, message: str, job_id: str | None = None) -> ErrorAck:
+    ack: ErrorAck = {"ok": False, "code": code.value, "message": message}
+    if job_id is not None:
+        ack["job_id"] = job_id
+    return ack
 
 
-def error_payload(code: ErrorCode, message: str) -> dict[str, Any]:
-    """An ``error`` event about the socket itself (not about a job)."""
-    return ErrorMessage(code=code, message=message).to_dict()
+def error_payload(code: ErrorCode, message: str, job_id: str | None = None) -> dict[str, Any]:
+    """An ``error`` event answering a client's request (not one from a job's log).
+
+    ``job_id`` names the job a refused subscribe or unsubscribe was about, so a client
+    following several jobs can tell which one failed; it has no ``seq``.
+    """
+    payload = ErrorMessage(code=code, message=message).to_dict()
+    if job_id is not None:
+        payload["job_id"] = job_id
+    return payload
 
 
 @dataclass
@@ -319,8 +346,12 @@ def parse_subscribe(data: Any) -> SubscribeRequest:
             ErrorCode.INVALID_PAYLOAD, "payload must be an object {job_id, last_seq?}"
         )
     job_id = data.get("job_id")
-    if not isinstance(job_id, str) or not job_id:
+    if job_id is None:
         raise PayloadError(ErrorCode.INVALID_JOB, "job_id is required")
+    if not isinstance(job_id, str):
+        raise PayloadError(ErrorCode.INVALID_JOB, "job_id must be a string")
+    if not job_id:
+        raise PayloadError(ErrorCode.INVALID_JOB, "job_id must not be empty")
     if len(job_id) > MAX_JOB_ID_LENGTH:
         raise PayloadError(ErrorCode.INVALID_JOB, "job_id is too long")
     last_seq = data.get("last_seq")

@@ -70,7 +70,9 @@ class _SoundFileSource(AudioSource):
         self._handle.close()
 
 
-def open_audio(path: str | Path, *, max_duration: float | None = None) -> AudioSource:
+def open_audio(
+    path: str | Path, *, max_duration: float | None = None, name: str | None = None
+) -> AudioSource:
     """Open an audio file for block-wise decoding.
 
     Parameters
@@ -80,6 +82,9 @@ def open_audio(path: str | Path, *, max_duration: float | None = None) -> AudioS
     max_duration : float, optional
         Longest accepted audio in seconds; checked against the header when it states a length
         and again while decoding.
+    name : str, optional
+        What error messages call the file (the user's file name, not a temp path);
+        defaults to the path's last part.
 
     Returns
     -------
@@ -94,7 +99,7 @@ def open_audio(path: str | Path, *, max_duration: float | None = None) -> AudioS
         The header already states a length beyond ``max_duration``.
     """
     path = Path(path)
-    name = path.name
+    name = name or path.name
     try:
         size = os.path.getsize(path)
     except OSError as e:

@@ -19,8 +19,10 @@ def analyze_file(
     *,
     on_segment: Callable[[Segment], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
+    on_start: Callable[[float | None], None] | None = None,
     max_duration: float | None = None,
     block_frames: int = DEFAULT_BLOCK_FRAMES,
+    name: str | None = None,
 ) -> Analysis:
     """Analyse an audio file, reporting each segment as soon as it is complete.
 
@@ -33,10 +35,15 @@ def analyze_file(
     on_progress : callable, optional
         Called after every decoded block with the fraction done (0..1) when the file states
         its length.
+    on_start : callable, optional
+        Called once the file is open, before any segment, with its stated duration in
+        seconds (None when the container does not state it).
     max_duration : float, optional
         Longest accepted audio, seconds (:class:`~audio_service.errors.AudioTooLong` beyond).
     block_frames : int
         Frames decoded per block.
+    name : str, optional
+        What error messages call the file (see :func:`open_audio`).
 
     Returns
     -------
@@ -56,8 +63,10 @@ def analyze_file(
             if on_segment is not None:
                 on_segment(segment)
 
-    with open_audio(path, max_duration=max_duration) as source:
+    with open_audio(path, max_duration=max_duration, name=name) as source:
         analyzer = StreamingAnalyzer(source.samplerate)
+        if on_start is not None:
+            on_start(source.duration)
         for block in source.blocks(block_frames):
             emit(analyzer.push(block))
             if on_progress is not None and source.frames:

@@ -26,6 +26,8 @@ from audio_service.protocol import Analysis, Segment
 #: Frames per FFT batch: (64, 2048) float32 frames and their spectra stay in L2 cache
 #: (measured fastest here; 128 and up spill and run about 1.5x slower).
 CHUNK_FRAMES = 64
+#: A final partial second shorter than this (seconds) is not a segment.
+MIN_FINAL_SECONDS = 0.005
 
 
 class StreamingAnalyzer:
@@ -99,7 +101,10 @@ class StreamingAnalyzer:
         return self._run(self._available_frames())
 
     def finish(self) -> list[Segment]:
-        """Flush the end of the stream; the final partial second gets its own segment."""
+        """Flush the end of the stream; the final partial second gets its own segment.
+
+        Unless it is shorter than :data:`MIN_FINAL_SECONDS` (and not the only one).
+        """
         if self._finished:
             return []
         self._finished = True
@@ -114,7 +119,10 @@ class StreamingAnalyzer:
             pad = np.zeros(needed - len(self._buffer), dtype=np.float32)
             self._buffer = np.concatenate((self._buffer, pad))
         out = self._run(total - self._frames_done)
-        if self._acc_frames:
+        tail = self._samples - self._current * self.samplerate
+        # Decoder padding (an MP3's last frame, say) leaves a few samples past the last whole
+        # second: that is not a second of music, so it gets no segment of its own.
+        if self._acc_frames and (self._current == 0 or tail >= MIN_FINAL_SECONDS * self.samplerate):
             out.append(self._close_segment())
         return out
 

@@ -174,6 +174,7 @@ class JobRunner:
                 cpu_seconds=self.settings.job_cpu_seconds,
                 memory_bytes=self.settings.job_memory_mb * 1024 * 1024,
                 download_seconds=self.settings.download_timeout_seconds,
+                label=_label(job),
             )
             await self._supervise(job.job_id, spec, skip=skip, floor=job.progress)
         finally:
@@ -243,6 +244,14 @@ class JobRunner:
         metrics = self.service.metrics
         if metrics is not None and isinstance(duration, int | float) and wall_seconds > 0:
             metrics.realtime_factor.observe(duration / wall_seconds)
+
+
+def _label(job: JobRecord) -> str:
+    """The user's name for the audio in error messages (a client name, only ever displayed)."""
+    if job.source_kind is SourceKind.UPLOAD:
+        name = (job.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+        return name[:100] or "the uploaded file"
+    return "the downloaded audio"
 
 
 def _exit_reason(exitcode: int | None) -> tuple[ErrorCode, str]:

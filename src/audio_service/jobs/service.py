@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from audio_service.backends.base import Backend
 from audio_service.config import Settings
@@ -75,11 +76,15 @@ class JobService:
         if self.metrics is not None:
             self.metrics.events_appended.labels(name).inc()
         if isinstance(message, ProgressMessage):
+            changes: dict[str, Any] = {}
+            if message.duration is not None:
+                changes["duration"] = message.duration
             await self.backend.jobs.update(
                 job_id,
                 status=JobStatus(message.status),
                 progress=message.progress,
                 message=message.message,
+                **changes,
             )
         elif isinstance(message, ErrorMessage):
             await self.backend.jobs.update(

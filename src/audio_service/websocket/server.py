@@ -119,9 +119,12 @@ class SocketHandlers:
         self.hub.drop_socket(sid)
         return None
 
-    async def _refuse(self, sid: str, code: ErrorCode, message: str) -> ErrorAck:
-        await self.sio.emit(MessageType.ERROR.value, error_payload(code, message), to=sid)
-        return error_ack(code, message)
+    async def _refuse(
+        self, sid: str, code: ErrorCode, message: str, job_id: str | None = None
+    ) -> ErrorAck:
+        payload = error_payload(code, message, job_id)
+        await self.sio.emit(MessageType.ERROR.value, payload, to=sid)
+        return error_ack(code, message, job_id)
 
     def _rate_ok(self, sid: str) -> bool:
         bucket = self.buckets.get(sid)
@@ -147,11 +150,14 @@ class SocketHandlers:
         except Exception as exc:
             logger.warning("back-end unavailable: %s", exc)
             return await self._refuse(
-                sid, ErrorCode.BACKEND_UNAVAILABLE, "the job store is unavailable, retry shortly"
+                sid,
+                ErrorCode.BACKEND_UNAVAILABLE,
+                "the job store is unavailable, retry shortly",
+                job_id,
             )
         if job is None:
             # Unknown, expired or malformed ids all get the same answer.
-            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job")
+            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job", job_id)
         return job, head
 
     async def subscribe(self, sid: str, data: Any = None, *_: Any) -> Ack:
@@ -166,6 +172,7 @@ class SocketHandlers:
                 sid,
                 ErrorCode.TOO_MANY_SUBSCRIPTIONS,
                 f"at most {self.settings.max_subscriptions_per_socket} jobs per connection",
+                request.job_id,
             )
         found = await self._find(sid, request.job_id)
         if not isinstance(found, tuple):
@@ -174,7 +181,7 @@ class SocketHandlers:
         status = job.status.value
         await self.sio.emit(
             MessageType.SUBSCRIBED.value,
-            subscribed_payload(job.job_id, status, job.progress, head),
+            subscribed_payload(job.job_id, status, job.progress, head, job.duration),
             to=sid,
         )
         await self.hub.subscribe(sid, job.job_id, after=request.last_seq or 0, head=head)
