@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from audio_service.analysis.decode import DEFAULT_BLOCK_FRAMES, open_audio
+from audio_service.analysis.decode import open_audio
+from audio_service.analysis.source import DEFAULT_BLOCK_FRAMES
 from audio_service.analysis.stream import StreamingAnalyzer
+from audio_service.protocol import Analysis, Segment
 
 #: Sample rates whose filter banks :func:`warm_up` builds ahead of the first job.
 COMMON_SAMPLERATES = (44_100, 48_000, 22_050)
@@ -16,12 +17,13 @@ COMMON_SAMPLERATES = (44_100, 48_000, 22_050)
 def analyze_file(
     path: str | Path,
     *,
-    on_segment: Callable[[dict[str, Any]], None] | None = None,
+    on_segment: Callable[[Segment], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
     on_start: Callable[[float | None], None] | None = None,
     max_duration: float | None = None,
     block_frames: int = DEFAULT_BLOCK_FRAMES,
-) -> dict[str, Any]:
+    name: str | None = None,
+) -> Analysis:
     """Analyse an audio file, reporting each segment as soon as it is complete.
 
     Parameters
@@ -40,6 +42,8 @@ def analyze_file(
         Longest accepted audio, seconds (:class:`~audio_service.errors.AudioTooLong` beyond).
     block_frames : int
         Frames decoded per block.
+    name : str, optional
+        What error messages call the file (see :func:`open_audio`).
 
     Returns
     -------
@@ -51,15 +55,15 @@ def analyze_file(
     ------
     DecodeError, AudioTooLong
     """
-    segments: list[dict[str, Any]] = []
+    segments: list[Segment] = []
 
-    def emit(produced: list[dict[str, Any]]) -> None:
+    def emit(produced: list[Segment]) -> None:
         for segment in produced:
             segments.append(segment)
             if on_segment is not None:
                 on_segment(segment)
 
-    with open_audio(path, max_duration=max_duration) as source:
+    with open_audio(path, max_duration=max_duration, name=name) as source:
         analyzer = StreamingAnalyzer(source.samplerate)
         if on_start is not None:
             on_start(source.duration)
