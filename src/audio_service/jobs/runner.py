@@ -34,6 +34,7 @@ from audio_service.protocol import (
     ErrorCode,
     JobMessage,
     MessageType,
+    PreparedComplete,
     ProgressMessage,
 )
 
@@ -212,7 +213,7 @@ class JobRunner:
                     if await self.service.publish(job_id, message) is None:
                         return  # cancelled: the finally block stops the process
                     ended = message.type in TERMINAL_EVENTS
-                    if isinstance(message, CompleteMessage):
+                    if isinstance(message, CompleteMessage | PreparedComplete):
                         self._observe_speed(message, time.monotonic() - started)
                     if isinstance(message, ChunkMessage) and self.settings.stream_pace_seconds:
                         await asyncio.sleep(self.settings.stream_pace_seconds)
@@ -238,9 +239,14 @@ class JobRunner:
                 process.exitcode,
             )
 
-    def _observe_speed(self, message: CompleteMessage, wall_seconds: float) -> None:
+    def _observe_speed(
+        self, message: CompleteMessage | PreparedComplete, wall_seconds: float
+    ) -> None:
         """Real-time factor: seconds of audio per second of wall time (decode included)."""
-        duration = message.analysis.get("duration")
+        if isinstance(message, PreparedComplete):
+            duration: object = message.duration
+        else:
+            duration = message.analysis.get("duration")
         metrics = self.service.metrics
         if metrics is not None and isinstance(duration, int | float) and wall_seconds > 0:
             metrics.realtime_factor.observe(duration / wall_seconds)
