@@ -108,7 +108,16 @@ def run_node(port: int) -> None:
 
     app.other_asgi_app.add_api_route("/_bench/create", create, methods=["POST"])
     app.other_asgi_app.add_api_route("/_bench/publish", publish, methods=["POST"])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False)
+    from audio_service.websocket.lean import LeanWebSocketProtocol
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_per_message_deflate=False,
+        ws=LeanWebSocketProtocol,
+    )
 
 
 def run_create(job_ids: list[str]) -> None:
