@@ -48,3 +48,13 @@ async def test_join_waits_until_every_item_is_done() -> None:
     await asyncio.wait_for(joined, 5)
     with pytest.raises(ValueError):
         queue.task_done()
+
+
+async def test_a_get_after_a_timed_out_one_still_gets_what_is_queued() -> None:
+    queue: LeanQueue[int] = LeanQueue()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(queue.get(), 0.01)
+    queue.put_nowait(7)
+    # A getter that arrives before the loop served the put.
+    assert await asyncio.wait_for(queue.get(), 5) == 7
+    assert queue.empty()

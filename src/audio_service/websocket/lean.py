@@ -27,12 +27,12 @@ class LeanQueue(Generic[T]):
 
     ``get()`` returns a future rather than a coroutine, so engine.io's writer, which waits
     for every packet with ``asyncio.wait_for(queue.get(), ...)``, needs no task per wait.
-    An item is handed to a waiting getter's future directly; should that getter be
-    cancelled in the same loop iteration (only a writer timing out after 45 s of silence,
-    whose connection engine.io then closes), the item goes with it.
+    As with ``asyncio.Queue``, a put item counts in ``qsize()`` until the event loop runs
+    (a callback then hands it to the waiting getter), so code that puts and then reads the
+    depth without an await in between (the hub's slow-consumer check) sees every item.
     """
 
-    __slots__ = ("_getters", "_items", "_joiners", "_unfinished")
+    __slots__ = ("_getters", "_items", "_joiners", "_serving", "_unfinished")
 
     def __init__(self) -> None:
         self._items: list[T] = []
@@ -40,6 +40,8 @@ class LeanQueue(Generic[T]):
         self._joiners: list[asyncio.Future[None]] = []
         #: Items put and not yet marked done (``join`` waits for none).
         self._unfinished = 0
+        #: A callback to serve the waiting getters is scheduled.
+        self._serving = False
 
     def qsize(self) -> int:
         return len(self._items)
@@ -49,12 +51,17 @@ class LeanQueue(Generic[T]):
 
     def put_nowait(self, item: T) -> None:
         self._unfinished += 1
-        while self._getters:
-            getter = self._getters.pop(0)
-            if not getter.done():
-                getter.set_result(item)
-                return
         self._items.append(item)
+        if self._getters and not self._serving:
+            self._serving = True
+            self._getters[0].get_loop().call_soon(self._serve)
+
+    def _serve(self) -> None:
+        self._serving = False
+        while self._getters and self._items:
+            getter = self._getters.pop(0)
+            if not getter.done():  # a getter that timed out is skipped
+                getter.set_result(self._items.pop(0))
 
     async def put(self, item: T) -> None:
         self.put_nowait(item)
@@ -65,11 +72,17 @@ class LeanQueue(Generic[T]):
         return self._items.pop(0)
 
     def get(self) -> asyncio.Future[T]:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        if self._items:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        # Getters that timed out are dropped; those still waiting are served first.
+        self._getters = [getter for getter in self._getters if not getter.done()]
+        if self._items and not self._getters:
             future.set_result(self._items.pop(0))
-        else:
-            self._getters.append(future)
+            return future
+        self._getters.append(future)
+        if self._items and not self._serving:
+            self._serving = True
+            loop.call_soon(self._serve)
         return future
 
     def task_done(self) -> None:
