@@ -8,15 +8,13 @@ import numpy as np
 
 from audio_service.analysis import features as ft
 from audio_service.analysis import indices
+from audio_service.analysis.rhythm import NO_RHYTHM, analyse_rhythm
 from audio_service.analysis.sections import find_sections
-from audio_service.analysis.tempo import NO_TEMPO, estimate_tempo
 from audio_service.analysis.tonal import estimate_key
 
 if TYPE_CHECKING:
     from audio_service.analysis.stream import StreamingAnalyzer
 
-#: Global tempo refines its period with up to this many lag multiples (long envelope).
-GLOBAL_TEMPO_HARMONICS = 8
 #: Audible seconds needed before a song-level tempo is reported.
 MIN_GLOBAL_TEMPO_SECONDS = 4.0
 #: Units of "a clear difference" for section finding: mel-band level (dB) and chroma share.
@@ -58,13 +56,9 @@ def summarize(analyzer: StreamingAnalyzer) -> dict[str, Any]:
     duration = analyzer.samples / analyzer.samplerate
     audible = [s for s in seconds if not s.silent]
 
-    tempo = NO_TEMPO
+    rhythm = NO_RHYTHM
     if sum(s.end - s.start for s in audible) >= MIN_GLOBAL_TEMPO_SECONDS:
-        tempo = estimate_tempo(
-            analyzer.onset_envelope,
-            frame_rate=analyzer.frame_rate,
-            harmonics=GLOBAL_TEMPO_HARMONICS,
-        )
+        rhythm = analyse_rhythm(analyzer.frame_log, frame_rate=analyzer.frame_rate)
     key = estimate_key(np.sum([s.chroma for s in audible], axis=0)) if audible else None
 
     lengths = np.array([s.end - s.start for s in seconds])
@@ -95,9 +89,13 @@ def summarize(analyzer: StreamingAnalyzer) -> dict[str, Any]:
     return {
         "duration": round(duration, 6),
         "tempo": {
-            "bpm": None if tempo.bpm is None else round(tempo.bpm, 2),
-            "confidence": round(tempo.confidence, 4),
+            "bpm": None if rhythm.bpm is None else round(rhythm.bpm, 2),
+            "confidence": round(rhythm.confidence, 4),
         },
+        "tempo_curve": [{"time": round(t, 3), "bpm": round(b, 2)} for t, b in rhythm.curve],
+        "beats": [round(t, 3) for t in rhythm.beats],
+        "downbeats": [round(t, 3) for t in rhythm.downbeats],
+        "time_signature": rhythm.beats_per_bar,
         "key": key.key if key else None,
         "mode": key.mode if key else None,
         "key_confidence": round(key.confidence, 4) if key else 0.0,
