@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -10,10 +10,9 @@ from audio_service.analysis import features as ft
 from audio_service.analysis import indices
 from audio_service.analysis.rhythm import NO_RHYTHM, analyse_rhythm
 from audio_service.analysis.sections import find_sections
+from audio_service.analysis.segment import Second
 from audio_service.analysis.tonal import estimate_key
-
-if TYPE_CHECKING:
-    from audio_service.analysis.stream import StreamingAnalyzer
+from audio_service.protocol import Analysis
 
 #: Audible seconds needed before a song-level tempo is reported.
 MIN_GLOBAL_TEMPO_SECONDS = 4.0
@@ -50,7 +49,26 @@ def integrated_loudness(k_powers: np.ndarray) -> float:
     return max(float(lufs(gated.mean())), ft.DB_FLOOR)
 
 
-def summarize(analyzer: StreamingAnalyzer) -> dict[str, Any]:
+class Finished(Protocol):
+    """What :func:`summarize` reads from a finished :class:`~.stream.StreamingAnalyzer`.
+
+    A protocol rather than the class, so that the stream (which calls the summary) and the
+    summary do not import each other.
+    """
+
+    @property
+    def samplerate(self) -> int: ...
+    @property
+    def samples(self) -> int: ...
+    @property
+    def seconds(self) -> list[Second]: ...
+    @property
+    def frame_log(self) -> np.ndarray: ...
+    @property
+    def frame_rate(self) -> float: ...
+
+
+def summarize(analyzer: Finished) -> Analysis:
     """Duration, global tempo, key and mode, loudness, overall emotion and sections."""
     seconds = analyzer.seconds
     duration = analyzer.samples / analyzer.samplerate
