@@ -21,8 +21,12 @@ MIN_SECONDS = 4.0
 #: Mean percussive plus harmonic flux (dB per frame) below which a track has no onsets at
 #: all (a held tone: what remains is rounding and leakage).
 MIN_FLUX_DB = 0.1
-#: Below this periodicity confidence a track has no tempo (speech, noise, pads).
-MIN_CONFIDENCE = 0.2
+#: Tempogram clarity (see :func:`_periodicity`) of a track without any pulse (noise,
+#: speech, held chords measure 0.03-0.09) and the span above it that reaches confidence 1.
+PERIODICITY_FLOOR = 0.06
+PERIODICITY_SPAN = 0.3
+#: Below this confidence a track has no tempo (speech, noise, pulseless pads).
+MIN_CONFIDENCE = 0.15
 #: Tempo-curve points are spaced at least this far apart, seconds.
 CURVE_SPACING = 1.0
 
@@ -94,9 +98,11 @@ def analyse_rhythm(log: np.ndarray, *, frame_rate: float) -> Rhythm:
     if len(track.frames) < 4:
         return Rhythm(bpm=None, confidence=0.0, periodicity=periodicity)
     bpm = bt.dominant_tempo(track.frames, track.bpm, frame_rate=frame_rate)
-    # Confidence: clear periodicity, and beats that land on onsets.
-    fit = float(np.clip((track.salience - 1.0) / 2.0, 0.0, 1.0))
-    confidence = float(np.sqrt(periodicity * fit))
+    # Confidence: clear periodicity (noise gives tall but random onsets, so the beats'
+    # salience alone says little), discounted when the beats miss the onsets.
+    fit = float(np.clip(track.salience - 1.0, 0.0, 1.0))
+    clarity = (periodicity - PERIODICITY_FLOOR) / PERIODICITY_SPAN
+    confidence = float(np.clip(clarity, 0.0, 1.0)) * fit
     if confidence < MIN_CONFIDENCE:
         return Rhythm(bpm=None, confidence=confidence, periodicity=periodicity)
     meter = mt.find_meter(mt.beat_evidence(track.frames, log, envelope))

@@ -16,6 +16,8 @@ from audio_service.protocol import Analysis
 
 #: Audible seconds needed before a song-level tempo is reported.
 MIN_GLOBAL_TEMPO_SECONDS = 4.0
+#: Below this music likelihood no key is reported (noise, speech, a sine).
+NO_KEY_LIKELIHOOD = 0.1
 #: Units of "a clear difference" for section finding: mel-band level (dB) and chroma share.
 SECTION_TIMBRE_DB = 6.0
 SECTION_CHROMA_SHARE = 0.05
@@ -68,6 +70,25 @@ class Finished(Protocol):
     def frame_rate(self) -> float: ...
 
 
+def music_likelihood(pulse: float, tonality: float, noisiness: float) -> float:
+    """How much a track sounds like music rather than speech, noise or a held sound, 0..1.
+
+    A clear, steady pulse is the strongest sign (speech and noise have onsets but no
+    period); tonal clarity adds a little, held tones and pads having it without a pulse.
+
+    Parameters
+    ----------
+    pulse : float
+        Song tempo confidence, 0..1.
+    tonality : float
+        Best key-profile correlation of the song's chroma, 0..1.
+    noisiness : float
+        Mean spectral flatness of the audible seconds, 0..1.
+    """
+    value = pulse * (0.6 + 0.4 * tonality) + 0.2 * tonality * (1.0 - noisiness)
+    return min(1.0, max(0.0, value))
+
+
 def summarize(analyzer: Finished) -> Analysis:
     """Duration, global tempo, key and mode, loudness, overall emotion and sections."""
     seconds = analyzer.seconds
@@ -78,6 +99,17 @@ def summarize(analyzer: Finished) -> Analysis:
     if sum(s.end - s.start for s in audible) >= MIN_GLOBAL_TEMPO_SECONDS:
         rhythm = analyse_rhythm(analyzer.frame_log, frame_rate=analyzer.frame_rate)
     key = estimate_key(np.sum([s.chroma for s in audible], axis=0)) if audible else None
+    noisiness = (
+        float(np.mean([ft.flatness(10 ** (s.mel_db / 10), s.mel_db) for s in audible]))
+        if audible
+        else 1.0
+    )
+    likelihood = music_likelihood(rhythm.confidence, key.clarity if key else 0.0, noisiness)
+    if key is not None and likelihood < NO_KEY_LIKELIHOOD:
+        key = None
+    # A key is a property of music: without a pulse or clear tonality, say so in its
+    # confidence (a pad has pitch classes, but nothing establishes which one is home).
+    key_confidence = key.confidence * min(1.0, likelihood / 0.5) if key else 0.0
 
     lengths = np.array([s.end - s.start for s in seconds])
     levels = np.array([s.loudness_db for s in seconds])
@@ -116,7 +148,8 @@ def summarize(analyzer: Finished) -> Analysis:
         "time_signature": rhythm.beats_per_bar,
         "key": key.key if key else None,
         "mode": key.mode if key else None,
-        "key_confidence": round(key.confidence, 4) if key else 0.0,
+        "key_confidence": round(key_confidence, 4),
+        "music_likelihood": round(likelihood, 4),
         "loudness": round(ft.level_scale(loudness_db), 4),
         "loudness_db": round(loudness_db, 2),
         "lufs": round(integrated_loudness(np.array([s.k_power for s in seconds])), 2),
