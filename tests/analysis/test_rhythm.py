@@ -9,7 +9,7 @@ import pytest
 
 from audio_service.analysis import StreamingAnalyzer
 from audio_service.analysis.beats import dp_beats
-from tests.analysis import signals
+from tests.support import signals
 
 #: Beat positions (in beats of a 4-beat bar) of two drum styles.
 DRUM_AND_BASS = {"kick": [0, 2.5], "snare": [1, 3], "hat": [i / 2 for i in range(8)]}
