@@ -63,6 +63,17 @@ def test_a_partial_last_second_gets_its_own_segment() -> None:
     assert run(signals.white_noise(3.01, seed=1))[-1]["end_time"] == 3.01
 
 
+def test_decoder_padding_past_the_last_second_is_not_a_segment() -> None:
+    # A 25 s MP3 decodes to 25.000249 s: 11 samples of padding must not be a 26th second.
+    audio = signals.white_noise(25.0, seed=1)
+    padded = np.concatenate((audio, audio[:11]))
+    segments = run(padded, block=65536)
+    assert len(segments) == 25
+    assert segments[-1]["end_time"] == 25.0
+    # A lone short sound is still analysed.
+    assert len(run(signals.white_noise(0.002, seed=1))) == 1
+
+
 def test_first_segment_leaves_after_one_second_and_half_a_window() -> None:
     half_window = frame_length(SR) // 2
     audio = signals.white_noise(2.0, seed=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from audio_service.backends.base import Backend
-from audio_service.jobs.models import JobRecord, JobStatus, SourceKind, new_job_id
+from audio_service.models import JobRecord, JobStatus, SourceKind, new_job_id
 
 
 def a_job() -> JobRecord:

@@ -26,8 +26,8 @@ import imageio_ffmpeg
 import pytest
 import soundfile as sf
 
+from audio_service import netguard
 from audio_service.errors import InvalidURL
-from audio_service.jobs import netguard
 from tests.hardening.hostile_http import Hostile, serve_hostile
 from tests.support.audio import RATE, music
 from tests.support.server import ROOT, ServiceProcess
@@ -223,7 +223,7 @@ _CONNECT_GUARD = """
 import asyncio, json, socket, sys
 from audio_service.errors import InvalidURL
 from audio_service.errors import InvalidURL
-from audio_service.jobs import netguard
+from audio_service import netguard
 netguard.install()
 port = int(sys.argv[1])
 outcomes = {}
