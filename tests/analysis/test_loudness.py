@@ -161,7 +161,9 @@ def test_a_time_range_and_silence() -> None:
     # the filters' memory of what came before (a few ms).
     assert meter.integrated(4.0, 8.0) == pytest.approx(loudness(audio[4 * sr :], sr), abs=0.01)
     assert meter.integrated(0.0, 4.0) == pytest.approx(loudness(audio[: 4 * sr], sr), abs=1e-6)
-    assert meter.integrated() == pytest.approx(meter.integrated(0.0, 4.0), abs=0.2)  # quiet half gated
+    assert meter.integrated() == pytest.approx(
+        meter.integrated(0.0, 4.0), abs=0.2
+    )  # quiet half gated
     assert meter.integrated(7.9, 8.0) == DB_FLOOR  # shorter than one 400 ms block
     assert loudness(np.zeros(sr), sr) == DB_FLOOR
     silent = LoudnessMeter(sr)

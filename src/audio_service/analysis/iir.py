@@ -127,7 +127,8 @@ def _first_order(u: np.ndarray, growth: np.ndarray, start: np.ndarray) -> np.nda
         carry[:, 1] = ends[:, 0, -1] + growth[-1] * q * start
         carry[:, 2:] = ends[:, 1:-1, -1]
     ends += carry[:, :, None] * (growth * q)
-    return ends.reshape(channels, pieces * piece)[:, :count]
+    solved: np.ndarray = ends.reshape(channels, pieces * piece)[:, :count]
+    return solved
 
 
 def _piece_growth(step: complex) -> np.ndarray:

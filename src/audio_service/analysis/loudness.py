@@ -34,6 +34,8 @@ STEPS_PER_SECOND = 10
 #: Momentary loudness and gating blocks: 400 ms; short-term loudness: 3 s (EBU Tech 3341).
 BLOCK_STEPS = 4
 SHORT_TERM_STEPS = 30
+#: Samples beyond +-8 (+18 dBFS) only come from damaged files: they are clipped there.
+MAX_SAMPLE = 8.0
 #: Channel weight of the surround channels (Ls, Rs), BS.1770-4 Table 3.
 SURROUND_WEIGHT = 1.41
 
@@ -55,7 +57,9 @@ def k_weighting(samplerate: int) -> list[Biquad]:
     vh = 10 ** (SHELF_GAIN_DB / 20)
     vb = vh**SHELF_MID_EXPONENT
     norm = 1 + k / SHELF_Q + k * k
-    shelf_b = np.array([vh + vb * k / SHELF_Q + k * k, 2 * (k * k - vh), vh - vb * k / SHELF_Q + k * k])
+    shelf_b = np.array(
+        [vh + vb * k / SHELF_Q + k * k, 2 * (k * k - vh), vh - vb * k / SHELF_Q + k * k]
+    )
     shelf_a = np.array([norm, 2 * (k * k - 1), 1 - k / SHELF_Q + k * k])
     k = math.tan(math.pi * HIGHPASS_HZ / samplerate)
     norm = 1 + k / HIGHPASS_Q + k * k
@@ -161,12 +165,12 @@ class LoudnessMeter:
             self._state = self._filter.initial_state(data.shape[1])
             self._weights = channel_weights(data.shape[1]).astype(np.float32)
         x = np.ascontiguousarray(data.T)
-        power, state = self._weighted_power(x)
-        if not math.isfinite(float(power.sum(dtype=np.float64))):
-            # A damaged file's NaN or inf would stay in the filter state for good.
-            x = np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -8.0, 8.0)
-            power, state = self._weighted_power(x)
-        self._state = state
+        peak = float(np.max(np.abs(x)))
+        if not peak <= MAX_SAMPLE:
+            # A damaged file's NaN or inf would stay in the filter state for good (the stream
+            # cleans its mono mix by the same rule).
+            x = np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -MAX_SAMPLE, MAX_SAMPLE)
+        power, self._state = self._weighted_power(x)
         self._add_steps(power)
 
     def finish(self) -> None:
@@ -200,9 +204,10 @@ class LoudnessMeter:
             return np.zeros(0)
         sums = np.concatenate(([0.0], np.cumsum(self._sums[first:last])))
         counts = np.concatenate(([0.0], np.cumsum(self._counts[first:last])))
-        return (sums[BLOCK_STEPS:] - sums[:-BLOCK_STEPS]) / (
+        powers: np.ndarray = (sums[BLOCK_STEPS:] - sums[:-BLOCK_STEPS]) / (
             counts[BLOCK_STEPS:] - counts[:-BLOCK_STEPS]
         )
+        return powers
 
     def integrated(self, start: float = 0.0, end: float | None = None) -> float:
         """Integrated loudness (gated, BS.1770-4) of [start, end] seconds, LUFS."""
