@@ -36,7 +36,6 @@ class JobRecord:
     duration: float | None = None
     error_code: str | None = None
     error_message: str | None = None
-    attempts: int = 0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

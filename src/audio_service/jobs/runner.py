@@ -1,10 +1,11 @@
-"""The job runner: where the queue, the analysis processes, storage and delivery meet.
+"""The job runner: takes jobs from the queue and supervises the analysis processes.
 
 A runner takes jobs from the back-end's queue and runs each in a child process forked
 from a pre-warmed forkserver (so librosa and numba are imported once, not per job). It
-relays what the child reports to :class:`JobService`, which appends it to the job's log;
-delivery to sockets happens elsewhere, from that log. The API process runs a runner in
-embedded mode; ``audio-service worker`` runs one in cluster mode.
+relays what the child reports to :meth:`JobService.publish`, the one write path, which
+appends it to the job's log; delivery to sockets happens elsewhere, from that log. The
+API process runs a runner in embedded mode; ``audio-service worker`` runs one in cluster
+mode.
 """
 
 from __future__ import annotations
