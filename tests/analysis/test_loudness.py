@@ -10,7 +10,7 @@ import scipy.signal
 from audio_service.analysis.features import DB_FLOOR
 from audio_service.analysis.iir import modal_filter
 from audio_service.analysis.loudness import LoudnessMeter, k_weighting, loudness
-from tests.analysis import signals
+from tests.support import signals
 
 #: Agreement asked of us with pyloudnorm (its K-weighting filters are derived a little
 #: differently, which alone accounts for about 0.05 LU).
