@@ -14,6 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from audio_service.analysis import onsets
+from audio_service.analysis.loudness import LoudnessMeter
 from audio_service.analysis.segment import TEMPO_WINDOW_SECONDS, Second, measure_second
 from audio_service.analysis.source import check_format
 from audio_service.analysis.spectral import N_COLUMNS, frame_features, projection
@@ -39,6 +40,7 @@ class StreamingAnalyzer:
         check_format(int(samplerate), 1, "stream")
         self.samplerate = int(samplerate)
         self._proj = projection(self.samplerate)
+        self._meter = LoudnessMeter(self.samplerate)
         # Frames are centred: frame i covers samples [i*hop - n_fft/2, i*hop + n_fft/2).
         self._buffer = np.zeros(self._proj.n_fft // 2, dtype=np.float32)
         self._frames_done = 0
@@ -77,6 +79,11 @@ class StreamingAnalyzer:
         return self._log[: self._frames_done]
 
     @property
+    def loudness(self) -> LoudnessMeter:
+        """The BS.1770 meter fed with every pushed sample, all channels (LUFS by range)."""
+        return self._meter
+
+    @property
     def frame_rate(self) -> float:
         """STFT frames per second (Hz)."""
         return self._proj.frame_rate
@@ -97,10 +104,11 @@ class StreamingAnalyzer:
         """
         if self._finished:
             raise RuntimeError("push() after finish()")
-        mono = _mono(block)
-        if len(mono) == 0:
+        data = _full_scale(block)
+        if len(data) == 0:
             return []
-        mono = self._add_energy(mono)
+        self._meter.push(data)
+        mono = self._add_energy(_mono(data))
         self._buffer = np.concatenate((self._buffer, mono))
         return self._run(self._available_frames())
 
@@ -112,6 +120,7 @@ class StreamingAnalyzer:
         if self._finished:
             return []
         self._finished = True
+        self._meter.finish()
         if self._samples == 0:
             return []
         proj, hop = self._proj, self._proj.hop
@@ -230,6 +239,7 @@ class StreamingAnalyzer:
             tempo_window=self._log[window_start:end_frame, onsets.PERCUSSIVE],
             frame_rate=self._proj.frame_rate,
             history=self._seconds,
+            loudness=self._meter.second(s),
         )
         self._seconds.append(second)
         self._current += 1
@@ -239,18 +249,21 @@ class StreamingAnalyzer:
         return segment
 
 
-def _mono(block: np.ndarray) -> np.ndarray:
-    """Average channels by a matrix product (about 3x faster than ``mean(axis=1)``).
-
-    Integer PCM is scaled to full scale = 1, as libsndfile does.
-    """
+def _full_scale(block: np.ndarray) -> np.ndarray:
+    """Float32 samples, shape (n,) or (n, channels); integer PCM scaled to full scale = 1,
+    as libsndfile does."""
     data = np.asarray(block)
     if np.issubdtype(data.dtype, np.integer):
         data = data * np.float32(1.0 / 2 ** (8 * data.dtype.itemsize - 1))
     data = np.asarray(data, dtype=np.float32)
+    if data.ndim not in (1, 2):
+        raise ValueError(f"expected a (n,) or (n, channels) block, got shape {data.shape}")
+    return data
+
+
+def _mono(data: np.ndarray) -> np.ndarray:
+    """Average channels by a matrix product (about 3x faster than ``mean(axis=1)``)."""
     if data.ndim == 2:
         channels = data.shape[1]
         data = data[:, 0] if channels == 1 else data @ np.full(channels, 1 / channels, np.float32)
-    elif data.ndim != 1:
-        raise ValueError(f"expected a (n,) or (n, channels) block, got shape {data.shape}")
     return np.ascontiguousarray(data)

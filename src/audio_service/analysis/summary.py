@@ -8,6 +8,7 @@ import numpy as np
 
 from audio_service.analysis import features as ft
 from audio_service.analysis import indices
+from audio_service.analysis.loudness import LoudnessMeter
 from audio_service.analysis.rhythm import NO_RHYTHM, analyse_rhythm
 from audio_service.analysis.sections import find_sections
 from audio_service.analysis.segment import Second
@@ -22,33 +23,6 @@ NO_KEY_LIKELIHOOD = 0.1
 SECTION_TIMBRE_DB = 6.0
 SECTION_CHROMA_SHARE = 0.05
 SECTION_FLOOR_DB = -60.0
-#: BS.1770 gates: absolute (LUFS) and relative to the ungated level (LU).
-ABSOLUTE_GATE_LUFS = -70.0
-RELATIVE_GATE_LU = -10.0
-
-
-def integrated_loudness(k_powers: np.ndarray) -> float:
-    """Gated loudness in LUFS, after ITU-R BS.1770-4, over 1-second blocks.
-
-    BS.1770 gates 400 ms blocks overlapping by 75 %; one-second blocks make this an
-    approximation (within about 1 LU on music), computed from the spectra already at hand.
-
-    Parameters
-    ----------
-    k_powers : np.ndarray, shape (n_seconds,)
-        Mean K-weighted power of each second (full scale = 1).
-    """
-
-    def lufs(power: np.ndarray | float) -> np.ndarray:
-        return np.asarray(ft.LUFS_OFFSET + 10 * np.log10(np.maximum(power, 1e-30)))
-
-    powers = np.asarray(k_powers, dtype=np.float64)
-    gated = powers[lufs(powers) > ABSOLUTE_GATE_LUFS]
-    if len(gated) == 0:
-        return ft.DB_FLOOR
-    relative = float(lufs(gated.mean())) + RELATIVE_GATE_LU
-    gated = gated[lufs(gated) > relative]
-    return max(float(lufs(gated.mean())), ft.DB_FLOOR)
 
 
 class Finished(Protocol):
@@ -68,6 +42,8 @@ class Finished(Protocol):
     def frame_log(self) -> np.ndarray: ...
     @property
     def frame_rate(self) -> float: ...
+    @property
+    def loudness(self) -> LoudnessMeter: ...
 
 
 def music_likelihood(pulse: float, tonality: float, noisiness: float) -> float:
@@ -152,7 +128,7 @@ def summarize(analyzer: Finished) -> Analysis:
         "music_likelihood": round(likelihood, 4),
         "loudness": round(ft.level_scale(loudness_db), 4),
         "loudness_db": round(loudness_db, 2),
-        "lufs": round(integrated_loudness(np.array([s.k_power for s in seconds])), 2),
+        "lufs": round(analyzer.loudness.integrated(), 2),
         "emotion": ft.rounded(emotion),
         "sections": [
             {"start": round(x["start"], 3), "end": round(x["end"], 3), "label": x["label"]}
