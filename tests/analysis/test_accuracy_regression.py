@@ -19,7 +19,7 @@ import pytest
 from bench.accuracy.implementations import ours
 from bench.accuracy.score import aggregate, score_piece
 
-from tests.analysis.signals import NOTE_INDEX, SR, hz, pink_noise, write
+from tests.support.signals import NOTE_INDEX, SR, hz, pink_noise, write
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
