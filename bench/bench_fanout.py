@@ -1,15 +1,18 @@
-"""Streaming delivery: our service against bare python-socketio, side by side, same run.
+"""Streaming delivery: our service against bare python-socketio and Node Socket.IO, same run.
 
-    .venv/bin/python bench/bench_fanout.py [--runs 3] [--no-write]
+    .venv/bin/python bench/bench_fanout.py [--runs 3] [--loadgen 2] [--only fanout,paced]
+                                           [--no-write]
 
-Starts both servers (``bench/servers/ours.py``: the service's own app on the embedded
-back-end, fed through ``service.jobs.publish()``; ``bench/servers/bare.py``: python-socketio
-rooms and ``sio.emit``), each under uvicorn with per-message deflate off, and drives them
-with one load generator: official socket.io-client connections spread over two Node
-processes (``bench/loadgen``, installed with ``npm ci`` on first use), the busier of which
-has its CPU reported, to show it is not the bottleneck. Each workload runs for both servers
-back to back, in alternating order, and again when other processes took half a core
-meanwhile; figures are medians of runs.
+Starts three servers: ``bench/servers/ours.py`` (the service's own app on the embedded
+back-end, fed through ``service.jobs.publish()``), ``bench/servers/bare.py`` (python-socketio
+rooms and ``sio.emit``), both under uvicorn with per-message deflate off, and
+``bench/servers/node/server.mjs`` (Socket.IO 4.8 on Node, rooms and ``io.to(room).emit``,
+installed with ``npm ci`` from its lockfile on first use). One load generator drives all
+three: official socket.io-client connections spread over ``--loadgen`` Node processes
+(``bench/loadgen``), whose busiest process has its CPU reported next to the server's, to
+show which of the two limited a run. Each workload runs for every server back to back, in
+rotating order, and again when other processes took half a core meanwhile; figures are
+medians of runs, ratios are between servers of the same runs.
 
 * fan-out: 1 job, N subscribers, chunks published as fast as the slowest socket takes them;
   delivered events/s = events received by all clients / (last receipt - first publish).
@@ -20,7 +23,8 @@ meanwhile; figures are medians of runs.
 * replay: events/s to one late subscriber of a finished 600-chunk job.
 * the trade-off: ours with per-message deflate on, and the bytes it saves per chunk.
 
-Prints Markdown tables with ours / bare ratios and writes them into docs/BENCHMARKS.md.
+Prints Markdown tables with ours / bare and ours / Node ratios and writes them into
+docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from collections import defaultdict
@@ -44,12 +49,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import LOADGEN, LoadGen, Machine, Server, cpu_seconds, running  # noqa: E402
+from bench.harness import (  # noqa: E402
+    LOADGEN,
+    NODE_SERVER,
+    LoadGen,
+    Machine,
+    Server,
+    cpu_seconds,
+    running,
+)
 from bench.servers.control import segment_pool  # noqa: E402
 
 DOCS = ROOT / "docs" / "BENCHMARKS.md"
-#: Server variants: bench/servers/<module> and its arguments.
-VARIANTS = {"ours": ("ours",), "bare": ("bare",), "deflate": ("ours", "--deflate")}
+#: The servers compared in every table, ours first.
+SERVERS = ("ours", "bare", "node")
+TITLES = {"ours": "ours", "bare": "bare python-socketio", "node": "Node Socket.IO"}
 FANOUT_SIZES = (1, 10, 100, 500)
 #: Events delivered per fan-out run (spread over the subscribers): 1-3 s per run.
 FANOUT_DELIVERIES = 24_000
@@ -60,6 +74,9 @@ REPLAY_SUBSCRIBERS = 5
 #: A pair of runs is repeated (at most RETRIES times) when other processes took more than
 #: DISTURBED cores meanwhile; before each pair the machine gets PATIENCE s to calm down.
 DISTURBED, RETRIES, QUIET, PATIENCE = 0.5, 1, 0.25, 3.0
+#: Idle memory per connection the service must stay under (issue 13), KiB.
+MEMORY_TARGET = 30.0
+WORKLOADS = ("fanout", "paced", "replay", "memory")
 START = "<!-- bench_fanout:start -->"
 END = "<!-- bench_fanout:end -->"
 
@@ -126,8 +143,8 @@ def replay(server: Server, gen: LoadGen) -> Figures:
     return {"replay": statistics.median(rates)}
 
 
-def idle_memory(variant: str, gen: LoadGen) -> Figures:
-    with running(VARIANTS[variant]) as (server,):
+def idle_memory(spec: tuple[str, ...], gen: LoadGen) -> Figures:
+    with running(spec) as (server,):
         # Warm every code path once, so the baseline holds what any first socket allocates.
         gen.connect(server.url, 50)
         gen.disconnect()
@@ -167,8 +184,9 @@ class Bench:
 
         Figures that do not depend on CPU time (memory) are kept whatever the load.
         """
-        if self.pairs % 2:
-            variants = variants[::-1]  # alternate who goes first: drift favours neither
+        # Rotate who goes first: drift favours none of them.
+        turn = self.pairs % len(variants)
+        variants = variants[turn:] + variants[:turn]
         self.pairs += 1
         for attempt in range(RETRIES + 1 if cpu_bound else 1):
             if cpu_bound:
@@ -192,33 +210,61 @@ class Bench:
         return statistics.median(self.values[(figure, variant)])
 
 
-def measure(runs: int) -> Bench:
-    gen = LoadGen()
+def measure(runs: int, processes: int, workloads: set[str]) -> Bench:
+    gen = LoadGen(processes)
     bench = Bench(gen)
-    try:
-        with running(*VARIANTS.values()) as servers:
-            by_variant = dict(zip(VARIANTS, servers, strict=True))
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
+        # The Node server sends the very segments the Python ones build.
+        pool = Path(tmp) / "segments.json"
+        pool.write_text(json.dumps(segment_pool()))
+        variants = {
+            "ours": ("ours",),
+            "bare": ("bare",),
+            "node": ("node", str(pool)),
+            "deflate": ("ours", "--deflate"),
+        }
+        try:
+            _measure(bench, gen, runs, variants, workloads)
+        finally:
+            gen.stop()
+    return bench
 
-            def on(workload: Callable[[Server], Figures]) -> Callable[[str], Figures]:
-                return lambda variant: workload(by_variant[variant])
 
-            all_three = ["ours", "bare", "deflate"]
-            for run in range(runs):
+def _measure(
+    bench: Bench,
+    gen: LoadGen,
+    runs: int,
+    variants: dict[str, tuple[str, ...]],
+    workloads: set[str],
+) -> None:
+    with running(*variants.values()) as servers:
+        by_variant = dict(zip(variants, servers, strict=True))
+
+        def on(workload: Callable[[Server], Figures]) -> Callable[[str], Figures]:
+            return lambda variant: workload(by_variant[variant])
+
+        with_deflate = [*SERVERS, "deflate"]
+        for run in range(runs):
+            if "fanout" in workloads:
                 for n in FANOUT_SIZES:
-                    variants = all_three if n == 100 else ["ours", "bare"]
                     bench.pair(
-                        f"fan-out x{n}", on(partial(fanout, gen=gen, subscribers=n)), variants
+                        f"fan-out x{n}",
+                        on(partial(fanout, gen=gen, subscribers=n)),
+                        with_deflate if n == 100 else list(SERVERS),
                     )
-                bench.pair("paced", on(partial(paced, gen=gen)), all_three)
-                bench.pair("replay", on(partial(replay, gen=gen)), ["ours", "bare"])
-                print(f"run {run + 1}/{runs} done", file=sys.stderr)
+            if "paced" in workloads:
+                bench.pair("paced", on(partial(paced, gen=gen)), with_deflate)
+            if "replay" in workloads:
+                bench.pair("replay", on(partial(replay, gen=gen)), list(SERVERS))
+            print(f"run {run + 1}/{runs} done", file=sys.stderr)
+    if "memory" in workloads:
         for _ in range(runs):
             bench.pair(
-                "idle memory", partial(idle_memory, gen=gen), ["ours", "bare"], cpu_bound=False
+                "idle memory",
+                lambda variant: idle_memory(variants[variant], gen),
+                list(SERVERS),
+                cpu_bound=False,
             )
-    finally:
-        gen.stop()
-    return bench
 
 
 ROWS = [
@@ -240,47 +286,65 @@ ROWS = [
 
 
 def main_table(bench: Bench) -> list[str]:
+    titles = " | ".join(TITLES[server] for server in SERVERS)
     lines = [
-        "| figure | unit | ours | bare python-socketio | ours / bare |",
-        "|---|---|--:|--:|--:|",
+        f"| figure | unit | {titles} | ours / bare | ours / Node |",
+        "|---|---|--:|--:|--:|--:|--:|",
     ]
     for figure, label, unit, fmt in ROWS:
-        ours, bare = bench.median(figure, "ours"), bench.median(figure, "bare")
-        lines.append(f"| {label} | {unit} | {ours:{fmt}} | {bare:{fmt}} | {ours / bare:.2f}x |")
+        if not bench.values[(figure, "ours")]:
+            continue  # a workload left out with --only
+        ours, bare, node = (bench.median(figure, server) for server in SERVERS)
+        lines.append(
+            f"| {label} | {unit} | {ours:{fmt}} | {bare:{fmt}} | {node:{fmt}} "
+            f"| {ours / bare:.2f}x | {ours / node:.2f}x |"
+        )
     return lines
 
 
 def verdicts(bench: Bench) -> list[str]:
     """Each target: met, MISSED, or (for "no worse" targets) a tie within the noise."""
 
-    def ratio(figure: str) -> float:
-        return bench.median(figure, "ours") / bench.median(figure, "bare")
+    def ratio(figure: str, other: str) -> float:
+        return bench.median(figure, "ours") / bench.median(figure, other)
 
-    def spread(figure: str) -> float:
+    def spread(figure: str, other: str) -> float:
         """How much one server's figure moved between runs, relative to its median."""
         return max(
             (max(values) - min(values)) / statistics.median(values)
-            for variant in ("ours", "bare")
+            for variant in ("ours", other)
             if (values := bench.values[(figure, variant)])
         )
 
     checks = [
-        *[(f"fan-out x{n} at least 1.5x bare", f"fanout {n}", 1.5) for n in (100, 500)],
-        ("paced p99 at most half of bare's", "paced latency p99", 0.5),
-        ("paced server CPU below bare's", "server CPU, paced", 1.0),
-        *[(f"idle memory at {n:,} connections no worse", f"memory {n}", 1.0) for n in MEMORY_SIZES],
-        ("marginal idle memory no worse", "memory marginal", 1.0),
+        *[(f"fan-out x{n} at least 1.5x bare", f"fanout {n}", "bare", 1.5) for n in (100, 500)],
+        *[(f"fan-out x{n} at least Node's", f"fanout {n}", "node", 1.0) for n in (100, 500)],
+        ("paced p99 no worse than Node's", "paced latency p99", "node", 1.0),
+        ("paced server CPU no more than Node's", "server CPU, paced", "node", 1.0),
     ]
     lines = []
-    for name, figure, target in checks:
-        r, higher = ratio(figure), target > 1
+    for name, figure, other, target in checks:
+        if not bench.values[(figure, "ours")]:
+            continue
+        r, higher = ratio(figure, other), target > 1 or name.startswith("fan-out")
         verdict = "met" if (r >= target if higher else r <= target) else "MISSED"
         note = ""
-        if verdict == "MISSED" and target == 1 and r - 1 <= spread(figure):
+        noise = spread(figure, other)
+        if verdict == "MISSED" and target == 1 and abs(r - 1) <= noise:
             verdict = "tie"
-            note = f"; within the {100 * spread(figure):.1f}% one server varies between runs"
+            note = f"; within the {100 * noise:.1f}% one server varies between runs"
         bound = ">=" if higher else "<="
-        lines.append(f"- {verdict}: {name} (ours / bare {r:.3f}, target {bound} {target:g}{note})")
+        vs = TITLES[other].split()[0] if other == "bare" else "Node"
+        lines.append(f"- {verdict}: {name} (ours / {vs} {r:.3f}, target {bound} {target:g}{note})")
+    for n in ("1,000", "5,000", "marginal"):
+        figure = f"memory {n.replace(',', '')}"
+        if bench.values[(figure, "ours")]:
+            kib = bench.median(figure, "ours")
+            verdict = "met" if kib <= MEMORY_TARGET else "MISSED"
+            lines.append(
+                f"- {verdict}: idle memory per connection, {n}, at most {MEMORY_TARGET:g} KiB "
+                f"(ours {kib:.1f} KiB)"
+            )
     return lines
 
 
@@ -318,6 +382,8 @@ def tradeoff_table(bench: Bench) -> list[str]:
         "|---|---|--:|--:|--:|",
     ]
     for label, figure, unit, fmt in rows:
+        if not bench.values[(figure, "deflate")]:
+            continue
         off, on = bench.median(figure, "ours"), bench.median(figure, "deflate")
         lines.append(f"| {label} | {unit} | {off:{fmt}} | {on:{fmt}} | {on / off:.2f}x |")
     lines.append(
@@ -327,38 +393,44 @@ def tradeoff_table(bench: Bench) -> list[str]:
 
 
 def cpu_table(bench: Bench) -> list[str]:
+    head = " | ".join(f"{TITLES[server]}: server | generator" for server in SERVERS)
     lines = [
-        "| CPU, % of a core (median) | ours: server | ours: busiest generator process "
-        "| bare: server | bare: busiest generator process |",
-        "|---|--:|--:|--:|--:|",
+        f"| CPU, % of a core (median): server, busiest generator process | {head} |",
+        "|---|" + "--:|" * (2 * len(SERVERS)),
     ]
     for figure, label in [
         *[(f"fanout {n}", f"fan-out x{n}") for n in FANOUT_SIZES],
         ("paced", "paced"),
     ]:
+        if not bench.values[(f"server CPU, {figure}", "ours")]:
+            continue
         cells = [
             f"{bench.median(f'{who} CPU, {figure}', variant):.0f}"
-            for variant in ("ours", "bare")
+            for variant in SERVERS
             for who in ("server", "loadgen")
         ]
         lines.append(f"| {label} | {' | '.join(cells)} |")
     return lines
 
 
-def environment(runs: int, bench: Bench) -> str:
+def environment(runs: int, processes: int, bench: Bench) -> str:
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
         for name in ("python-socketio", "python-engineio", "uvicorn", "websockets", "uvloop")
     )
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    client = json.loads(
-        (LOADGEN / "node_modules" / "socket.io-client" / "package.json").read_text()
-    )
-    others = bench.disturbance
+
+    def npm_version(folder: Path, package: str) -> str:
+        meta = json.loads((folder / "node_modules" / package / "package.json").read_text())
+        return str(meta["version"])
+
+    others = bench.disturbance or [0.0]
     return (
         f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs "
         f"({platform.machine()}) shared with other work: Python {platform.python_version()}, "
-        f"{versions}; load generator Node {node}, socket.io-client {client['version']}. "
+        f"{versions}; Node {node}, socket.io {npm_version(NODE_SERVER, 'socket.io')}; "
+        f"load generator: {processes} Node processes of socket.io-client "
+        f"{npm_version(LOADGEN, 'socket.io-client')}. "
         f"Medians of {runs} runs; other processes took {statistics.median(others):.2f} cores "
         f"(median, worst {max(others):.2f}) during the runs kept."
     )
@@ -378,13 +450,20 @@ def write_docs(section: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--loadgen", type=int, default=2, help="load generator processes")
+    parser.add_argument(
+        "--only", default=",".join(WORKLOADS), help=f"comma-separated, of {', '.join(WORKLOADS)}"
+    )
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
     args = parser.parse_args()
     started = time.monotonic()
-    bench = measure(args.runs)
+    workloads = set(args.only.split(","))
+    if not workloads <= set(WORKLOADS):
+        parser.error(f"--only: unknown workload in {args.only!r}")
+    bench = measure(args.runs, args.loadgen, workloads)
     section = "\n".join(
         [
-            environment(args.runs, bench),
+            environment(args.runs, args.loadgen, bench),
             "",
             *main_table(bench),
             "",
@@ -397,7 +476,7 @@ def main() -> int:
     )
     print(section)
     print(f"(took {time.monotonic() - started:.0f} s)", file=sys.stderr)
-    if not args.no_write:
+    if not args.no_write and workloads == set(WORKLOADS):
         write_docs(section)
     return 0
 

@@ -24,6 +24,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 LOADGEN = ROOT / "bench" / "loadgen"
+NODE_SERVER = ROOT / "bench" / "servers" / "node"
 
 
 def free_port() -> int:
@@ -41,6 +42,14 @@ def cpu_seconds(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+def npm_ci(folder: Path, package: str) -> None:
+    """Install ``folder``'s locked Node packages unless ``package`` is already there."""
+    if not (folder / "node_modules" / package).exists():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, check=True
+        )
+
+
 def _stop(process: subprocess.Popen[Any]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -52,17 +61,20 @@ def _stop(process: subprocess.Popen[Any]) -> None:
 
 
 class Server:
-    """One benchmark server (``bench/servers/<kind>.py``) in a subprocess."""
+    """One benchmark server in a subprocess: ``bench/servers/<kind>.py``, or for ``node``
+    the Socket.IO reference ``bench/servers/node/server.mjs``."""
 
     def __init__(self, kind: str, *args: str) -> None:
         self.kind = kind
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", f"bench.servers.{kind}", str(self.port), *args],
-            cwd=ROOT,
-            start_new_session=True,
-        )
+        if kind == "node":
+            npm_ci(NODE_SERVER, "socket.io")
+            # --expose-gc: the memory figures read the RSS after a full collection.
+            command = ["node", "--expose-gc", str(NODE_SERVER / "server.mjs"), str(self.port)]
+        else:
+            command = [sys.executable, "-m", f"bench.servers.{kind}", str(self.port)]
+        self.process = subprocess.Popen([*command, *args], cwd=ROOT, start_new_session=True)
         self.ps = psutil.Process(self.process.pid)
         self.http = httpx.Client(base_url=self.url, timeout=120)
         deadline = time.monotonic() + 90
@@ -142,12 +154,7 @@ class LoadGen:
     """
 
     def __init__(self, processes: int = 2) -> None:
-        if not (LOADGEN / "node_modules" / "socket.io-client").exists():
-            subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=LOADGEN,
-                check=True,
-            )
+        npm_ci(LOADGEN, "socket.io-client")
         self.nodes = [_Node() for _ in range(processes)]
 
     def _all(self, cmd: str, nodes: list[_Node], **args: Any) -> list[dict[str, Any]]:

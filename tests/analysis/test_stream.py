@@ -11,7 +11,7 @@ import pytest
 from audio_service.analysis import StreamingAnalyzer
 from audio_service.analysis.indices import EMOTIONS
 from audio_service.analysis.spectral import frame_length
-from tests.analysis import signals
+from tests.support import signals
 
 SR = signals.SR
 SEGMENT_KEYS = {
@@ -22,6 +22,8 @@ SEGMENT_KEYS = {
     "loudness",
     "loudness_db",
     "lufs",
+    "lufs_momentary",
+    "lufs_short_term",
     "spectral_centroid",
     "onset_strength",
     "beat_strength",
@@ -63,6 +65,17 @@ def test_a_partial_last_second_gets_its_own_segment() -> None:
     assert run(signals.white_noise(3.01, seed=1))[-1]["end_time"] == 3.01
 
 
+def test_decoder_padding_past_the_last_second_is_not_a_segment() -> None:
+    # A 25 s MP3 decodes to 25.000249 s: 11 samples of padding must not be a 26th second.
+    audio = signals.white_noise(25.0, seed=1)
+    padded = np.concatenate((audio, audio[:11]))
+    segments = run(padded, block=65536)
+    assert len(segments) == 25
+    assert segments[-1]["end_time"] == 25.0
+    # A lone short sound is still analysed.
+    assert len(run(signals.white_noise(0.002, seed=1))) == 1
+
+
 def test_first_segment_leaves_after_one_second_and_half_a_window() -> None:
     half_window = frame_length(SR) // 2
     audio = signals.white_noise(2.0, seed=2)
@@ -100,10 +113,19 @@ def _numbers(value: Any) -> list[float]:
     return []
 
 
+LUFS_KEYS = ("lufs", "lufs_momentary", "lufs_short_term")
+
+
 def test_stereo_is_mixed_to_mono() -> None:
     mono = signals.white_noise(3.0, seed=4)
     stereo = np.stack([mono, mono], axis=1)
-    assert run(stereo) == run(mono)
+    from_stereo, from_mono = run(stereo), run(mono)
+    # Loudness follows BS.1770: channel powers add, so two identical channels read 3.01 LU
+    # above one; everything else comes from the mono mix.
+    for a, b in zip(from_stereo, from_mono, strict=True):
+        for key in LUFS_KEYS:
+            assert a.pop(key) == pytest.approx(b.pop(key) + 3.01, abs=0.011)
+    assert from_stereo == from_mono
 
 
 def test_segments_have_the_contract_keys_and_ranges() -> None:

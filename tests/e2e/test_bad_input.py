@@ -39,9 +39,32 @@ async def test_bad_subscribe_gets_error_event_and_ack(
         await client.sio.sleep(0.05)
         assert [e["code"] for e in client.errors] == [code]
         assert client.errors[0]["type"] == "error"
+        if code == "JOB_NOT_FOUND":  # about a job: says which one, in the event and the ack
+            assert client.errors[0]["job_id"] == ack["job_id"] == payload["job_id"]
         # The connection is still usable.
         ack = await client.sio.call("unsubscribe", {"job_id": "no-such-job"}, timeout=10)
         assert ack["code"] == "JOB_NOT_FOUND" and client.sio.connected
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({}, "job_id is required"),
+        ({"job_id": None}, "job_id is required"),
+        ({"job_id": 123}, "job_id must be a string"),
+        ({"job_id": ["a"]}, "job_id must be a string"),
+        ({"job_id": ""}, "job_id must not be empty"),
+    ],
+)
+async def test_wrong_types_get_precise_messages(
+    service: ServiceProcess, payload: Any, message: str
+) -> None:
+    client = await Recorder(service.url).connect()
+    try:
+        ack = await client.sio.call("subscribe", payload, timeout=10)
+        assert ack == {"ok": False, "code": "INVALID_JOB", "message": message}
     finally:
         await client.close()
 
@@ -71,6 +94,8 @@ async def test_non_audio_upload_ends_job_with_decode_error(
         await client.subscribe(job_id)
         events = await client.wait_end(job_id)
         assert events[-1][0] == "error" and events[-1][1]["code"] == "DECODE_ERROR"
+        # The user's file name, not the server's temp file.
+        assert events[-1][1]["message"].startswith("notes.wav: "), events[-1][1]
         async with httpx.AsyncClient() as http:
             job = (await http.get(f"{service.url}/api/jobs/{job_id}")).json()
             analysis = await http.get(f"{service.url}/api/jobs/{job_id}/analysis")

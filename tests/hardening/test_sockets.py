@@ -68,7 +68,10 @@ async def test_every_malformed_payload_gets_an_error_event_and_ack(
                 ack, errors = await _refused(raw, event, *args)
                 assert ack["code"] == code, (event, str(args)[:60], ack)
                 assert [e["code"] for e in errors] == [code], (event, str(args)[:60], errors)
-                assert errors[0]["type"] == "error" and "job_id" not in errors[0]
+                # A reply to this socket, not an event of a job's log: no seq. A refusal
+                # about a well-formed job id names it; a malformed payload names none.
+                assert errors[0]["type"] == "error" and "seq" not in errors[0]
+                assert ("job_id" in errors[0]) == (code == "JOB_NOT_FOUND"), errors[0]
                 await asyncio.sleep(0.06)  # stay inside the per-socket event rate
         for name in UNKNOWN_EVENTS:
             ack, errors = await _refused(raw, name, {"now": True})

@@ -36,7 +36,8 @@ class Recorder:
 
     def _recorder(self, name: str) -> Any:
         async def record(data: dict[str, Any]) -> None:
-            if name == "error" and "job_id" not in data:
+            # Job events carry a seq; an error without one answers a request of this socket.
+            if name == "error" and "seq" not in data:
                 self.errors.append(data)
                 return
             self.events[data["job_id"]].append((name, data))

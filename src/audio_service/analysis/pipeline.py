@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from audio_service.analysis.decode import DEFAULT_BLOCK_FRAMES, open_audio
+from audio_service.analysis.decode import open_audio
+from audio_service.analysis.source import DEFAULT_BLOCK_FRAMES
 from audio_service.analysis.stream import StreamingAnalyzer
+from audio_service.protocol import Analysis, Segment
 
 #: Sample rates whose filter banks :func:`warm_up` builds ahead of the first job.
 COMMON_SAMPLERATES = (44_100, 48_000, 22_050)
@@ -16,11 +17,13 @@ COMMON_SAMPLERATES = (44_100, 48_000, 22_050)
 def analyze_file(
     path: str | Path,
     *,
-    on_segment: Callable[[dict[str, Any]], None] | None = None,
+    on_segment: Callable[[Segment], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
+    on_start: Callable[[float | None], None] | None = None,
     max_duration: float | None = None,
     block_frames: int = DEFAULT_BLOCK_FRAMES,
-) -> dict[str, Any]:
+    name: str | None = None,
+) -> Analysis:
     """Analyse an audio file, reporting each segment as soon as it is complete.
 
     Parameters
@@ -32,10 +35,15 @@ def analyze_file(
     on_progress : callable, optional
         Called after every decoded block with the fraction done (0..1) when the file states
         its length.
+    on_start : callable, optional
+        Called once the file is open, before any segment, with its stated duration in
+        seconds (None when the container does not state it).
     max_duration : float, optional
         Longest accepted audio, seconds (:class:`~audio_service.errors.AudioTooLong` beyond).
     block_frames : int
         Frames decoded per block.
+    name : str, optional
+        What error messages call the file (see :func:`open_audio`).
 
     Returns
     -------
@@ -47,16 +55,18 @@ def analyze_file(
     ------
     DecodeError, AudioTooLong
     """
-    segments: list[dict[str, Any]] = []
+    segments: list[Segment] = []
 
-    def emit(produced: list[dict[str, Any]]) -> None:
+    def emit(produced: list[Segment]) -> None:
         for segment in produced:
             segments.append(segment)
             if on_segment is not None:
                 on_segment(segment)
 
-    with open_audio(path, max_duration=max_duration) as source:
+    with open_audio(path, max_duration=max_duration, name=name) as source:
         analyzer = StreamingAnalyzer(source.samplerate)
+        if on_start is not None:
+            on_start(source.duration)
         for block in source.blocks(block_frames):
             emit(analyzer.push(block))
             if on_progress is not None and source.frames:
@@ -70,9 +80,9 @@ def analyze_file(
 
 
 def warm_up() -> None:
-    """Import librosa and build the filter banks of common sample rates once.
+    """Import the analysis and build the filter banks of common sample rates once.
 
-    Workers call this at start so that the first job does not pay the import (seconds).
+    The job forkserver calls this at start so that every job process inherits them warm.
     """
     import numpy as np
 

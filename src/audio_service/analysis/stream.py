@@ -9,23 +9,26 @@ and a second's segment leaves as soon as the last frame centred in it has been c
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from audio_service.analysis.decode import check_format
+from audio_service.analysis.loudness import LoudnessMeter
 from audio_service.analysis.segment import (
     LOGMEL_FLOOR_POWER,
     TEMPO_WINDOW_SECONDS,
     Second,
     measure_second,
 )
+from audio_service.analysis.source import check_format
 from audio_service.analysis.spectral import COL_MEL, N_COLUMNS, frame_features, projection
+from audio_service.protocol import Analysis, Segment
 
 #: Frames per FFT batch: (64, 2048) float32 frames and their spectra stay in L2 cache
 #: (measured fastest here; 128 and up spill and run about 1.5x slower).
 CHUNK_FRAMES = 64
+#: A final partial second shorter than this (seconds) is not a segment.
+MIN_FINAL_SECONDS = 0.005
 
 
 class StreamingAnalyzer:
@@ -41,6 +44,7 @@ class StreamingAnalyzer:
         check_format(int(samplerate), 1, "stream")
         self.samplerate = int(samplerate)
         self._proj = projection(self.samplerate)
+        self._meter = LoudnessMeter(self.samplerate)
         # Frames are centred: frame i covers samples [i*hop - n_fft/2, i*hop + n_fft/2).
         self._buffer = np.zeros(self._proj.n_fft // 2, dtype=np.float32)
         self._frames_done = 0
@@ -71,11 +75,16 @@ class StreamingAnalyzer:
         return self._onset[: self._frames_done]
 
     @property
+    def loudness(self) -> LoudnessMeter:
+        """The BS.1770 meter fed with every pushed sample, all channels (LUFS by range)."""
+        return self._meter
+
+    @property
     def frame_rate(self) -> float:
         """STFT frames per second (Hz)."""
         return self._proj.frame_rate
 
-    def push(self, block: np.ndarray) -> list[dict[str, Any]]:
+    def push(self, block: np.ndarray) -> list[Segment]:
         """Add audio and return the segments it completed.
 
         Parameters
@@ -91,18 +100,23 @@ class StreamingAnalyzer:
         """
         if self._finished:
             raise RuntimeError("push() after finish()")
-        mono = _mono(block)
-        if len(mono) == 0:
+        data = _full_scale(block)
+        if len(data) == 0:
             return []
-        mono = self._add_energy(mono)
+        self._meter.push(data)
+        mono = self._add_energy(_mono(data))
         self._buffer = np.concatenate((self._buffer, mono))
         return self._run(self._available_frames())
 
-    def finish(self) -> list[dict[str, Any]]:
-        """Flush the end of the stream; the final partial second gets its own segment."""
+    def finish(self) -> list[Segment]:
+        """Flush the end of the stream; the final partial second gets its own segment.
+
+        Unless it is shorter than :data:`MIN_FINAL_SECONDS` (and not the only one).
+        """
         if self._finished:
             return []
         self._finished = True
+        self._meter.finish()
         if self._samples == 0:
             return []
         proj, hop = self._proj, self._proj.hop
@@ -114,11 +128,14 @@ class StreamingAnalyzer:
             pad = np.zeros(needed - len(self._buffer), dtype=np.float32)
             self._buffer = np.concatenate((self._buffer, pad))
         out = self._run(total - self._frames_done)
-        if self._acc_frames:
+        tail = self._samples - self._current * self.samplerate
+        # Decoder padding (an MP3's last frame, say) leaves a few samples past the last whole
+        # second: that is not a second of music, so it gets no segment of its own.
+        if self._acc_frames and (self._current == 0 or tail >= MIN_FINAL_SECONDS * self.samplerate):
             out.append(self._close_segment())
         return out
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> Analysis:
         """Song-level results; call after :meth:`finish`."""
         from audio_service.analysis.summary import summarize
 
@@ -157,7 +174,7 @@ class StreamingAnalyzer:
         self._samples += len(mono)
         return mono
 
-    def _run(self, count: int) -> list[dict[str, Any]]:
+    def _run(self, count: int) -> list[Segment]:
         """Compute the next ``count`` frames from the buffer and emit completed seconds."""
         if count <= 0:
             return []
@@ -188,10 +205,10 @@ class StreamingAnalyzer:
             self._onset = np.concatenate((self._onset, np.zeros_like(self._onset)))
         self._onset[self._frames_done : end] = rise.mean(axis=1)
 
-    def _accumulate(self, feats: np.ndarray) -> list[dict[str, Any]]:
+    def _accumulate(self, feats: np.ndarray) -> list[Segment]:
         """Add frames to their seconds; close every second whose frames are all in."""
         sr, hop = self.samplerate, self._proj.hop
-        out: list[dict[str, Any]] = []
+        out: list[Segment] = []
         first, row = self._frames_done, 0
         while row < len(feats):
             # Frames of the current second: centres i * hop < (current + 1) * sr.
@@ -206,7 +223,7 @@ class StreamingAnalyzer:
         self._frames_done += len(feats)
         return out
 
-    def _close_segment(self) -> dict[str, Any]:
+    def _close_segment(self) -> Segment:
         """Measure the second being accumulated and start the next one."""
         sr, s = self.samplerate, self._current
         start_frame = self._first_frame[s]
@@ -221,6 +238,7 @@ class StreamingAnalyzer:
             tempo_window=self._onset[window_start:end_frame],
             frame_rate=self._proj.frame_rate,
             history=self._seconds,
+            loudness=self._meter.second(s),
         )
         self._seconds.append(second)
         self._current += 1
@@ -230,18 +248,21 @@ class StreamingAnalyzer:
         return segment
 
 
-def _mono(block: np.ndarray) -> np.ndarray:
-    """Average channels by a matrix product (about 3x faster than ``mean(axis=1)``).
-
-    Integer PCM is scaled to full scale = 1, as libsndfile does.
-    """
+def _full_scale(block: np.ndarray) -> np.ndarray:
+    """Float32 samples, shape (n,) or (n, channels); integer PCM scaled to full scale = 1,
+    as libsndfile does."""
     data = np.asarray(block)
     if np.issubdtype(data.dtype, np.integer):
         data = data * np.float32(1.0 / 2 ** (8 * data.dtype.itemsize - 1))
     data = np.asarray(data, dtype=np.float32)
+    if data.ndim not in (1, 2):
+        raise ValueError(f"expected a (n,) or (n, channels) block, got shape {data.shape}")
+    return data
+
+
+def _mono(data: np.ndarray) -> np.ndarray:
+    """Average channels by a matrix product (about 3x faster than ``mean(axis=1)``)."""
     if data.ndim == 2:
         channels = data.shape[1]
         data = data[:, 0] if channels == 1 else data @ np.full(channels, 1 / channels, np.float32)
-    elif data.ndim != 1:
-        raise ValueError(f"expected a (n,) or (n, channels) block, got shape {data.shape}")
     return np.ascontiguousarray(data)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from audio_service.analysis import features as ft
 from audio_service.analysis import indices
+from audio_service.analysis.loudness import LoudnessMeter
 from audio_service.analysis.sections import find_sections
+from audio_service.analysis.segment import Second
 from audio_service.analysis.tempo import NO_TEMPO, estimate_tempo
 from audio_service.analysis.tonal import estimate_key
-
-if TYPE_CHECKING:
-    from audio_service.analysis.stream import StreamingAnalyzer
+from audio_service.protocol import Analysis
 
 #: Global tempo refines its period with up to this many lag multiples (long envelope).
 GLOBAL_TEMPO_HARMONICS = 8
@@ -23,36 +23,30 @@ MIN_GLOBAL_TEMPO_SECONDS = 4.0
 SECTION_TIMBRE_DB = 6.0
 SECTION_CHROMA_SHARE = 0.05
 SECTION_FLOOR_DB = -60.0
-#: BS.1770 gates: absolute (LUFS) and relative to the ungated level (LU).
-ABSOLUTE_GATE_LUFS = -70.0
-RELATIVE_GATE_LU = -10.0
 
 
-def integrated_loudness(k_powers: np.ndarray) -> float:
-    """Gated loudness in LUFS, after ITU-R BS.1770-4, over 1-second blocks.
+class Finished(Protocol):
+    """What :func:`summarize` reads from a finished :class:`~.stream.StreamingAnalyzer`.
 
-    BS.1770 gates 400 ms blocks overlapping by 75 %; one-second blocks make this an
-    approximation (within about 1 LU on music), computed from the spectra already at hand.
-
-    Parameters
-    ----------
-    k_powers : np.ndarray, shape (n_seconds,)
-        Mean K-weighted power of each second (full scale = 1).
+    A protocol rather than the class, so that the stream (which calls the summary) and the
+    summary do not import each other.
     """
 
-    def lufs(power: np.ndarray | float) -> np.ndarray:
-        return np.asarray(ft.LUFS_OFFSET + 10 * np.log10(np.maximum(power, 1e-30)))
+    @property
+    def samplerate(self) -> int: ...
+    @property
+    def samples(self) -> int: ...
+    @property
+    def seconds(self) -> list[Second]: ...
+    @property
+    def onset_envelope(self) -> np.ndarray: ...
+    @property
+    def frame_rate(self) -> float: ...
+    @property
+    def loudness(self) -> LoudnessMeter: ...
 
-    powers = np.asarray(k_powers, dtype=np.float64)
-    gated = powers[lufs(powers) > ABSOLUTE_GATE_LUFS]
-    if len(gated) == 0:
-        return ft.DB_FLOOR
-    relative = float(lufs(gated.mean())) + RELATIVE_GATE_LU
-    gated = gated[lufs(gated) > relative]
-    return max(float(lufs(gated.mean())), ft.DB_FLOOR)
 
-
-def summarize(analyzer: StreamingAnalyzer) -> dict[str, Any]:
+def summarize(analyzer: Finished) -> Analysis:
     """Duration, global tempo, key and mode, loudness, overall emotion and sections."""
     seconds = analyzer.seconds
     duration = analyzer.samples / analyzer.samplerate
@@ -103,7 +97,7 @@ def summarize(analyzer: StreamingAnalyzer) -> dict[str, Any]:
         "key_confidence": round(key.confidence, 4) if key else 0.0,
         "loudness": round(ft.level_scale(loudness_db), 4),
         "loudness_db": round(loudness_db, 2),
-        "lufs": round(integrated_loudness(np.array([s.k_power for s in seconds])), 2),
+        "lufs": round(analyzer.loudness.integrated(), 2),
         "emotion": ft.rounded(emotion),
         "sections": [
             {"start": round(x["start"], 3), "end": round(x["end"], 3), "label": x["label"]}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from audio_service.api.errors import error_response
+from audio_service.protocol import ErrorCode
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -34,9 +36,7 @@ class OriginGuard:
         if scope["type"] == "http":
             origin = dict(scope["headers"]).get(b"origin")
             if origin is not None and origin.decode("latin-1").rstrip("/") not in self.allowed:
-                response = JSONResponse(
-                    {"error": "origin not allowed", "code": "ORIGIN_NOT_ALLOWED"}, status_code=403
-                )
+                response = error_response(403, "origin not allowed", ErrorCode.ORIGIN_NOT_ALLOWED)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

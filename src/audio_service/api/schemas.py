@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from audio_service.jobs.models import JobRecord, JobStatus
+from audio_service.models import JobRecord, JobStatus
 
 
 class AnalyzeRequest(BaseModel):
@@ -49,6 +49,8 @@ class JobResponse(BaseModel):
     status: JobStatus
     progress: int
     message: str
+    #: Seconds of audio, once the analysis has opened the file (else null).
+    duration: float | None
     video_id: str | None
     source_kind: str
     created_at: float
@@ -65,6 +67,7 @@ class JobResponse(BaseModel):
             status=job.status,
             progress=job.progress,
             message=job.message,
+            duration=job.duration,
             video_id=job.video_id,
             source_kind=job.source_kind.value,
             created_at=job.created_at,

@@ -13,9 +13,15 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from audio_service.protocol import Analysis, Segment
 
 BAR_WIDTH = 30
+#: The analysis runs on one thread, as in a job process (jobs/runner.py sets the same): the
+#: BLAS pools only add start-up time, memory and, for its small products, contention.
+THREAD_POOL_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -90,7 +96,7 @@ def _clock(seconds: float) -> str:
     return f"{int(minutes)}:{rest:04.1f}"
 
 
-def summary_lines(name: str, analysis: dict[str, Any]) -> list[str]:
+def summary_lines(name: str, analysis: Analysis) -> list[str]:
     """Human-readable summary: duration, tempo, key, loudness, emotion, sections."""
     tempo = analysis["tempo"]
     tempo_text = "unknown" if tempo["bpm"] is None else f"{tempo['bpm']:.1f} BPM"
@@ -112,6 +118,9 @@ def summary_lines(name: str, analysis: dict[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Before numpy is first imported: the pools are sized when it loads.
+    for name in THREAD_POOL_VARIABLES:
+        os.environ.setdefault(name, "1")
     from audio_service.errors import ServiceError
 
     with _quiet_native_stderr() as err:
@@ -141,7 +150,7 @@ def _analyse(args: argparse.Namespace, err: TextIO) -> None:
         progress = _ProgressBar(err)
         stack.callback(progress.close)
 
-        def on_segment(segment: dict[str, Any]) -> None:
+        def on_segment(segment: Segment) -> None:
             if segments_out is not None:
                 segments_out.write(dumps(segment) + "\n")
 

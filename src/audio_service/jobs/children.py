@@ -52,11 +52,11 @@ async def reap(process: Any, *, grace: float = EXIT_GRACE_SECONDS) -> None:
     await asyncio.to_thread(process.join, 5)
 
 
-def exit_reason(exitcode: int | None) -> tuple[str, str]:
+def exit_reason(exitcode: int | None) -> tuple[ErrorCode, str]:
     """The error code and message of a process that ended without a terminal message."""
     if exitcode in _LIMIT_SIGNALS:
-        return ErrorCode.DECODE_ERROR.value, "the file exceeded the analysis resource limits"
-    return ErrorCode.INTERNAL_ERROR.value, "the analysis process ended unexpectedly"
+        return ErrorCode.DECODE_ERROR, "the file exceeded the analysis resource limits"
+    return ErrorCode.INTERNAL_ERROR, "the analysis process ended unexpectedly"
 
 
 def pump(conn: Connection, inbox: asyncio.Queue[Any], loop: asyncio.AbstractEventLoop) -> None:

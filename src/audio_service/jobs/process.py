@@ -14,27 +14,27 @@ limit leaves room for the analysis and still stops a runaway allocation (see
 from __future__ import annotations
 
 import resource
-import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from audio_service.errors import ServiceError
-from audio_service.jobs.models import JobStatus
+from audio_service.models import JobStatus
 from audio_service.protocol import (
     ChunkMessage,
     CompleteMessage,
+    ErrorCode,
     ErrorMessage,
     JobMessage,
     ProgressMessage,
+    Segment,
 )
 
 #: Progress (percent) at which analysis starts, for uploads and for URL jobs.
 _UPLOAD_START, _URL_START = 5, 20
+#: Progress never says 100 before the ``complete`` event.
+_ANALYSIS_END = 99
 _BLOCK_FRAMES = 65536
-#: At most one progress event per this many seconds of wall time.
-_PROGRESS_INTERVAL = 0.25
 #: Files the job may write beyond the download itself (yt-dlp's temporary files, ffmpeg's
 #: message log).
 _FILE_MARGIN_BYTES = 16 * 1024 * 1024
@@ -54,6 +54,8 @@ class JobSpec:
     memory_bytes: int
     #: Wall-clock bound of the download alone (the runner bounds the whole job).
     download_seconds: float
+    #: What error messages call the audio: the user's file name, never the temp file.
+    label: str = "the audio"
 
 
 def _lower(kind: int, limit: int) -> None:
@@ -79,23 +81,26 @@ class _Reporter:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.progress = 0
-        self._last = 0.0
 
     def send(self, message: JobMessage) -> None:
         self.conn.send(message)
 
     def progress_to(
-        self, status: JobStatus, percent: int, text: str, *, force: bool = False
+        self,
+        status: JobStatus,
+        percent: int,
+        text: str,
+        *,
+        force: bool = False,
+        duration: float | None = None,
     ) -> None:
-        now = time.monotonic()
-        # Never backwards, and not more often than needed for a smooth bar.
+        # Never backwards, and only when the integer percent moves: progress is driven by
+        # the work done (seconds analysed, bytes downloaded), so a fast analysis still shows
+        # every step and a 10-minute song sends about one event per percent, not per second.
         if percent <= self.progress and not force:
             return
-        if not force and now - self._last < _PROGRESS_INTERVAL:
-            return
         self.progress = max(self.progress, percent)
-        self._last = now
-        self.send(ProgressMessage(status.value, self.progress, text))
+        self.send(ProgressMessage(status.value, self.progress, text, duration=duration))
 
 
 def run_job(spec: JobSpec, conn: Connection) -> None:
@@ -108,17 +113,18 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
     except ServiceError as exc:
         report.send(ErrorMessage(code=exc.code, message=exc.message))
     except MemoryError:
-        report.send(ErrorMessage(code="DECODE_ERROR", message="the file needs too much memory"))
+        report.send(ErrorMessage(ErrorCode.DECODE_ERROR, "the file needs too much memory"))
     except (BrokenPipeError, EOFError):
         return  # the runner is gone: nobody to report to
     except Exception as exc:
-        report.send(ErrorMessage(code="INTERNAL_ERROR", message=f"analysis failed: {exc}"[:300]))
+        report.send(ErrorMessage(ErrorCode.INTERNAL_ERROR, f"analysis failed: {exc}"[:300]))
     finally:
         conn.close()
 
 
 def _download(spec: JobSpec, report: _Reporter) -> Path:
-    from audio_service.jobs import extract, netguard
+    from audio_service import netguard
+    from audio_service.jobs import extract
 
     if not spec.allow_private_urls:
         netguard.install()
@@ -143,22 +149,30 @@ def _analyse(spec: JobSpec, path: Path, report: _Reporter) -> None:
     from audio_service.analysis import analyze_file
 
     start = _URL_START if spec.url else _UPLOAD_START
-    report.progress_to(JobStatus.ANALYZING, start, "Analyzing audio", force=True)
+    known: list[float] = []
 
-    def on_segment(segment: dict[str, Any]) -> None:
-        report.send(ChunkMessage(timestamp=float(segment["start_time"]), segment=segment))
-
-    def on_progress(fraction: float) -> None:
+    def on_start(duration: float | None) -> None:
+        if duration:
+            known.append(duration)
         report.progress_to(
-            JobStatus.ANALYZING, start + int(fraction * (98 - start)), "Analyzing audio"
+            JobStatus.ANALYZING, start, "Analyzing audio", force=True, duration=duration
         )
+
+    def on_segment(segment: Segment) -> None:
+        report.send(ChunkMessage(timestamp=float(segment["start_time"]), segment=segment))
+        if known:
+            # The fraction of the audio analysed so far (the stated length may be an estimate).
+            fraction = min(1.0, float(segment["end_time"]) / known[0])
+            percent = start + int(fraction * (_ANALYSIS_END - start))
+            report.progress_to(JobStatus.ANALYZING, percent, "Analyzing audio")
 
     analysis = analyze_file(
         path,
         on_segment=on_segment,
-        on_progress=on_progress,
+        on_start=on_start,
         max_duration=spec.max_duration,
         block_frames=_BLOCK_FRAMES,
+        name=spec.label,
     )
     report.progress_to(JobStatus.COMPLETE, 100, "Analysis complete", force=True)
     report.send(CompleteMessage(analysis=analysis))

@@ -1,10 +1,11 @@
-"""The job runner: where the queue, the analysis processes, storage and delivery meet.
+"""The job runner: takes jobs from the queue and supervises the analysis processes.
 
 A runner takes jobs from the back-end's queue and runs each in a child process forked
 from a pre-warmed forkserver (so librosa and numba are imported once, not per job). It
-relays what the child reports to :class:`JobService`, which appends it to the job's log;
-delivery to sockets happens elsewhere, from that log. The API process runs a runner in
-embedded mode; ``audio-service worker`` runs one in cluster mode.
+relays what the child reports to :meth:`JobService.publish`, the one write path, which
+appends it to the job's log; delivery to sockets happens elsewhere, from that log. The
+API process runs a runner in embedded mode; ``audio-service worker`` runs one in cluster
+mode.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from audio_service.jobs.children import (
     pump,
     reap,
 )
-from audio_service.jobs.models import JobRecord, SourceKind
 from audio_service.jobs.process import JobSpec, run_job
 from audio_service.jobs.service import JobService
+from audio_service.models import JobRecord, SourceKind
 from audio_service.protocol import (
     ChunkMessage,
     CompleteMessage,
+    ErrorCode,
     ErrorMessage,
     JobMessage,
     MessageType,
@@ -109,7 +111,7 @@ class JobRunner:
                     lost_times = claim.attempt - 1
                     await self.service.fail(
                         job.job_id,
-                        "WORKER_LOST",
+                        ErrorCode.WORKER_LOST,
                         f"the job's worker was lost {lost_times} times",
                         fence=claim.fence,
                     )
@@ -121,7 +123,10 @@ class JobRunner:
             logger.exception("job %s failed in the runner", claim.job_id)
             with contextlib.suppress(Exception):
                 await self.service.fail(
-                    claim.job_id, "INTERNAL_ERROR", "the job runner failed", fence=claim.fence
+                    claim.job_id,
+                    ErrorCode.INTERNAL_ERROR,
+                    "the job runner failed",
+                    fence=claim.fence,
                 )
         finally:
             keepalive.cancel()
@@ -189,6 +194,7 @@ class JobRunner:
                 cpu_seconds=self.settings.job_cpu_seconds,
                 memory_bytes=self.settings.job_memory_mb * 1024 * 1024,
                 download_seconds=self.settings.download_timeout_seconds,
+                label=_label(job),
             )
             run = _Run(fence=fence, skip=skip, floor=job.progress, lost=lost or asyncio.Event())
             await self._supervise(job.job_id, spec, run)
@@ -228,7 +234,7 @@ class JobRunner:
             grace = 0.0 if last is _STOPPED else EXIT_GRACE_SECONDS
         except TimeoutError:
             timeout = self.settings.job_timeout_seconds
-            last = ErrorMessage(code="TIMEOUT", message=f"the job took longer than {timeout:g}s")
+            last = ErrorMessage(ErrorCode.TIMEOUT, f"the job took longer than {timeout:g}s")
         finally:
             self.running.pop(key, None)
             await reap(process, grace=grace)
@@ -291,8 +297,16 @@ class _Run:
     lost: asyncio.Event
 
 
+def _label(job: JobRecord) -> str:
+    """The user's name for the audio in error messages (a client name, only ever displayed)."""
+    if job.source_kind is SourceKind.UPLOAD:
+        name = (job.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+        return name[:100] or "the uploaded file"
+    return "the downloaded audio"
+
+
 #: What :meth:`JobRunner._relay` returns when its job was cancelled or reclaimed.
-_STOPPED = ErrorMessage(code="", message="")
+_STOPPED = ErrorMessage(ErrorCode.CANCELLED, "")
 
 
 def _running_key(job_id: str, fence: int) -> str:

@@ -1,4 +1,4 @@
-"""Job records and statuses."""
+"""The job record: what the job store keeps about each job (below back-ends and jobs)."""
 
 from __future__ import annotations
 
@@ -8,26 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from audio_service.protocol import JOB_ID_BYTES
-
-
-class JobStatus(StrEnum):
-    #: Accepted, waiting for a worker.
-    PENDING = "pending"
-    #: Downloading the media of a URL job.
-    EXTRACTING = "extracting"
-    #: Decoding and analysing; chunks are streaming.
-    ANALYZING = "analyzing"
-    #: Finished; the full analysis is available.
-    COMPLETE = "complete"
-    #: Finished with an error event.
-    ERROR = "error"
-    #: Stopped by ``DELETE /api/jobs/{id}``.
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobStatus.COMPLETE, JobStatus.ERROR, JobStatus.CANCELLED)
+from audio_service.protocol import JOB_ID_BYTES, JobStatus
 
 
 class SourceKind(StrEnum):
@@ -51,8 +32,12 @@ class JobRecord:
     status: JobStatus = JobStatus.PENDING
     progress: int = 0
     message: str = "Queued"
+    #: Seconds of audio, once the analysis has opened the file.
+    duration: float | None = None
     error_code: str | None = None
     error_message: str | None = None
+    #: Claims of the job by workers so far. The latest claim's number is its fence: the
+    #: back-end refuses appends that carry an older one (see ``EventLog.append``).
     attempts: int = 0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
@@ -70,3 +55,7 @@ class JobRecord:
         values["status"] = JobStatus(values.get("status", JobStatus.PENDING.value))
         values["source_kind"] = SourceKind(values["source_kind"])
         return cls(**values)
+
+
+# JobStatus is a wire value (protocol.py); it is re-exported here because it is half of the record.
+__all__ = ["JobRecord", "JobStatus", "SourceKind", "new_job_id"]
