@@ -14,9 +14,9 @@ import redis
 
 from audio_service.backends.keys import QUEUE_GROUP, Keys
 from tests.conftest import delete_prefix
-from tests.support.audio import music_wav
 from tests.support.client import chunks, seqs, upload
 from tests.support.server import ServiceProcess
+from tests.support.signals import music_wav
 
 Events = list[tuple[str, dict[str, Any]]]
 #: 20 s of audio: 20 chunks, each held back this long, so a job streams for a few seconds.
@@ -76,3 +76,16 @@ def worker_holding(redis_url: str, prefix: str, workers: list[ServiceProcess]) -
 async def health(node: ServiceProcess) -> int:
     async with httpx.AsyncClient(timeout=10) as http:
         return (await http.get(node.url + "/health")).status_code
+
+
+def wait_for_workers(workers: list[ServiceProcess], timeout: float = 120) -> None:
+    """Until every worker is warm and asks for work, so that a test's clock can start.
+
+    A worker warms its forkserver (librosa, numba) first: a few seconds at rest, much
+    longer on a loaded machine. It says "ready" in its log at level INFO.
+    """
+    deadline = time.monotonic() + timeout
+    while not all(" ready" in worker.output() for worker in workers):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"workers not ready in {timeout}s (run them with LOG_LEVEL=INFO)")
+        time.sleep(0.1)

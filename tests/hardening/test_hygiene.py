@@ -30,8 +30,8 @@ import redis
 from tests.conftest import REDIS_URL
 from tests.hardening.conftest import BACKENDS, Cluster, cluster, job_end
 from tests.hardening.rawsocket import RawSocket
-from tests.support.audio import music_wav
 from tests.support.server import ServiceProcess
+from tests.support.signals import music_wav
 
 SEED = 7
 JOBS = 200

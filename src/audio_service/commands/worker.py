@@ -10,10 +10,6 @@ import signal
 import socket
 import sys
 
-import uvloop
-
-from audio_service.config import get_settings
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("worker", help="run an analysis worker (needs REDIS_URL)")
@@ -22,17 +18,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: settings (pydantic) are not needed by `audio-service analyze`, whose
+    # start-up is part of its wall time.
+    from audio_service.config import get_settings
+
     settings = get_settings()
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not settings.redis_url:
+    if settings.embedded:
         print(
             "audio-service worker: set REDIS_URL (the embedded mode runs jobs in `serve`)",
             file=sys.stderr,
         )
         return 2
     name = args.name or f"worker-{socket.gethostname()}-{os.getpid()}"
+    import uvloop
+
     # The event loop `serve` gets from uvicorn: every event the worker publishes is a Redis
     # round trip, whose socket and callback work costs less on uvloop than on asyncio's own.
     uvloop.run(_work(name))
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _work(name: str) -> None:
     from audio_service.backends import create_backend
+    from audio_service.config import get_settings
     from audio_service.jobs.runner import JobRunner
     from audio_service.jobs.service import JobService
 
