@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    #: Also allow the origin of the page the service serves itself (loopback or IP hosts;
+    #: see ``origins.py``).
+    allow_own_origin: bool = True
     #: Empty: embedded in-memory back-end. ``redis://...``: cluster mode.
     redis_url: str = ""
     #: Prefix of every Redis key this service writes.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audio_service.origins import OriginPolicy
+
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -26,14 +28,18 @@ class OriginGuard:
     would still create a job. Requests without ``Origin`` (curl, servers) pass.
     """
 
-    def __init__(self, app: ASGIApp, *, allowed_origins: list[str]) -> None:
+    def __init__(self, app: ASGIApp, *, policy: OriginPolicy) -> None:
         self.app = app
-        self.allowed = {origin.rstrip("/") for origin in allowed_origins}
+        self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            origin = dict(scope["headers"]).get(b"origin")
-            if origin is not None and origin.decode("latin-1").rstrip("/") not in self.allowed:
+            headers = dict(scope["headers"])
+            origin = headers.get(b"origin")
+            host = headers.get(b"host", b"").decode("latin-1")
+            if origin is not None and not self.policy.allows(
+                origin.decode("latin-1"), scope.get("scheme", "http"), host
+            ):
                 response = JSONResponse(
                     {"error": "origin not allowed", "code": "ORIGIN_NOT_ALLOWED"}, status_code=403
                 )
