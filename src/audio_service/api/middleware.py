@@ -6,6 +6,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audio_service.origins import OriginPolicy
+from audio_service.web import page
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -14,6 +15,7 @@ _SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-site"),
 ]
 #: The API serves JSON only: a browser that renders a response anyway may run nothing.
+#: The page at ``/`` has its own policy: its own files only (``web/page.py``).
 #: The interactive docs load Swagger UI's scripts and keep the browser's defaults.
 _CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _DOCS_PATHS = ("/docs", "/redoc")
@@ -50,7 +52,9 @@ class OriginGuard:
 
 def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
     headers = list(_SECURITY_HEADERS)
-    if not path.startswith(_DOCS_PATHS):
+    if path == "/" or path.startswith("/static/"):
+        headers.append((b"content-security-policy", page.content_security_policy().encode()))
+    elif not path.startswith(_DOCS_PATHS):
         headers.append(_CSP)
     if path.startswith("/api/"):
         headers.append(_NO_STORE)
