@@ -72,7 +72,7 @@ async def publish_jobs(service: Any, job_ids: list[str], chunks: int, rate: floa
 
 
 async def create_jobs(backend: Any, job_ids: list[str]) -> None:
-    from audio_service.jobs.models import JobRecord, SourceKind
+    from audio_service.models import JobRecord, SourceKind
 
     for job_id in job_ids:
         await backend.jobs.create(JobRecord(job_id=job_id, source_kind=SourceKind.URL, source="-"))

@@ -16,9 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.audio import music_wav  # noqa: E402
 from tests.support.client import Recorder, upload  # noqa: E402
 from tests.support.server import run_server  # noqa: E402
+from tests.support.signals import music_wav  # noqa: E402
 
 RUNS = 5
 SECONDS = 300.0

@@ -14,7 +14,7 @@ from typing import Any
 import socketio
 from bench.servers.control import Publisher, serve, with_control
 
-from audio_service.jobs.models import new_job_id
+from audio_service.models import new_job_id
 
 _SIO_OPTIONS: dict[str, Any] = {
     "async_mode": "asgi",

@@ -21,6 +21,7 @@ import uvicorn
 
 from audio_service.analysis.indices import REGIONS
 from audio_service.analysis.spectral import BANDS
+from audio_service.websocket.engineio_adapter import backlogs
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -99,8 +100,7 @@ class Publisher:
         return {**self.pool[index % len(self.pool)], "t": time.time()}
 
     def backlog(self) -> int:
-        queues = (s.queue.qsize() for s in self.target.sio.eio.sockets.values())
-        return max(queues, default=0) + self.target.lag()
+        return max(backlogs(self.target.sio), default=0) + self.target.lag()
 
     async def burst(self, job_id: str, count: int) -> float:
         """Publish ``count`` chunks as fast as the slowest subscriber takes them.

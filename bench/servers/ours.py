@@ -15,8 +15,8 @@ from typing import Any
 from bench.servers.control import Publisher, serve, with_control
 
 from audio_service.config import Settings
-from audio_service.jobs.models import JobRecord, SourceKind, new_job_id
 from audio_service.main import Service, create_app
+from audio_service.models import JobRecord, SourceKind, new_job_id
 from audio_service.protocol import ChunkMessage, CompleteMessage
 
 

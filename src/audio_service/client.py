@@ -47,6 +47,7 @@ _JOB_EVENTS = (
 _RETRYABLE = frozenset({ErrorCode.BACKEND_UNAVAILABLE.value, ErrorCode.RATE_LIMITED.value})
 _RETRY_SECONDS = 1.0
 _CALL_TIMEOUT = 10.0
+_REST_TIMEOUT = aiohttp.ClientTimeout(total=300)
 
 
 class StreamError(Exception):
@@ -102,22 +103,39 @@ class AudioServiceClient:
     ) -> None:
         self.url = url.rstrip("/")
         self.transports = transports or ["websocket"]
-        self.sio = socketio.AsyncClient(
-            reconnection=True,
-            reconnection_attempts=0,
-            reconnection_delay=reconnection_delay,
-            reconnection_delay_max=5,
-        )
+        self.reconnection_delay = reconnection_delay
         self.follows: dict[str, ResumeState] = {}
         #: How many times the socket connected (1 + reconnects), for the curious.
         self.connections = 0
+        self._sio: socketio.AsyncClient | None = None
         self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._connecting = asyncio.Lock()
-        self.sio.on("connect", self._on_connect)
-        self.sio.on("subscribed", self._on_subscribed)
+
+    @property
+    def sio(self) -> socketio.AsyncClient:
+        """The python-socketio client (created by the first :meth:`stream`)."""
+        if self._sio is None:
+            raise RuntimeError("not connected yet: call stream() first")
+        return self._sio
+
+    async def _connect(self) -> None:
+        # One aiohttp session of ours for REST and every (re)connection: python-engineio
+        # would otherwise open one per connection and, after a transport drop, can leave
+        # one unclosed.
+        sio = socketio.AsyncClient(
+            reconnection=True,
+            reconnection_attempts=0,
+            reconnection_delay=self.reconnection_delay,
+            reconnection_delay_max=5,
+            http_session=await self._session(),
+        )
+        sio.on("connect", self._on_connect)
+        sio.on("subscribed", self._on_subscribed)
         for name in _JOB_EVENTS:
-            self.sio.on(name, self._receiver(name))
+            sio.on(name, self._receiver(name))
+        self._sio = sio
+        await sio.connect(self.url, transports=self.transports, wait_timeout=10)
 
     async def __aenter__(self) -> AudioServiceClient:
         return self
@@ -164,9 +182,9 @@ class AudioServiceClient:
             async with self._connecting:
                 if self._online():
                     self._spawn(self._subscribe(follow))
-                elif not self.connections:
+                elif self._sio is None:
                     # The connect handler subscribes every followed job, this one included.
-                    await self.sio.connect(self.url, transports=self.transports, wait_timeout=10)
+                    await self._connect()
                 # else: python-socketio is reconnecting, and will subscribe it then.
             while True:
                 item = await follow.queue.get()
@@ -182,8 +200,9 @@ class AudioServiceClient:
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        with contextlib.suppress(Exception):
-            await self.sio.disconnect()
+        if self._sio is not None:
+            with contextlib.suppress(Exception):
+                await self._sio.disconnect()
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -198,7 +217,7 @@ class AudioServiceClient:
     def _online(self) -> bool:
         # python-socketio sets ``connected`` only once connect() returns, after the connect
         # handler ran; the namespace is registered before that handler.
-        return "/" in self.sio.namespaces
+        return self._sio is not None and "/" in self._sio.namespaces
 
     async def _on_connect(self) -> None:
         self.connections += 1
@@ -261,17 +280,18 @@ class AudioServiceClient:
 
     async def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300))
+            # No session-wide total: the websocket lives as long as the streams it carries.
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_connect=30))
         return self._http
 
     async def _post(self, **body: Any) -> dict[str, Any]:
         http = await self._session()
-        async with http.post(f"{self.url}/api/analyze", **body) as response:
+        async with http.post(f"{self.url}/api/analyze", timeout=_REST_TIMEOUT, **body) as response:
             return await _json(response)
 
     async def _get(self, path: str) -> dict[str, Any]:
         http = await self._session()
-        async with http.get(self.url + path) as response:
+        async with http.get(self.url + path, timeout=_REST_TIMEOUT) as response:
             return await _json(response)
 
 

@@ -11,6 +11,10 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+#: Back-end URL schemes: the embedded in-memory back-end, and Redis over TCP, TLS or a socket.
+MEMORY_SCHEME = "memory"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
 
 def _split_list(value: Any) -> Any:
     """Accept a JSON list or a comma-separated string, as operators write both."""
@@ -29,7 +33,8 @@ class Settings(BaseSettings):
     #: Also allow the origin of the page the service serves itself (loopback or IP hosts;
     #: see ``origins.py``).
     allow_own_origin: bool = True
-    #: Empty: embedded in-memory back-end. ``redis://...``: cluster mode.
+    #: The back-end, chosen by URL scheme: ``memory://`` (the embedded default; empty means
+    #: the same) or ``redis://``, ``rediss://``, ``unix://`` (cluster mode).
     redis_url: str = ""
     #: Prefix of every Redis key this service writes.
     redis_prefix: str = "nas"
@@ -105,9 +110,21 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str) -> str:
-        if value and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        schemes = (MEMORY_SCHEME, *REDIS_SCHEMES)
+        if value and not value.startswith(tuple(f"{scheme}://" for scheme in schemes)):
+            raise ValueError(
+                "REDIS_URL must be empty or start with memory://, redis://, rediss:// or unix://"
+            )
         return value
+
+    @property
+    def backend_url(self) -> str:
+        return self.redis_url or f"{MEMORY_SCHEME}://"
+
+    @property
+    def embedded(self) -> bool:
+        """The in-memory back-end: this one process is the whole service (it runs the jobs)."""
+        return self.backend_url.startswith(f"{MEMORY_SCHEME}://")
 
     @property
     def max_upload_bytes(self) -> int:

@@ -1,15 +1,19 @@
-"""One root exception; each subclass carries its wire code and HTTP status.
+"""One root exception; each subclass carries its wire code.
 
-They turn into HTTP responses or ``error`` events only at the edge (``api/errors.py``,
-``websocket/server.py``, ``jobs/runner.py``).
+They turn into HTTP responses or ``error`` events only at the edge: ``api/errors.py`` maps
+each code to an HTTP status, ``websocket/server.py`` and ``jobs/process.py`` send the code
+in an ``error`` event.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from audio_service.protocol import ErrorCode
+
 
 class ServiceError(Exception):
-    code = "INTERNAL_ERROR"
-    http_status = 500
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -17,33 +21,27 @@ class ServiceError(Exception):
 
 
 class InvalidRequest(ServiceError):
-    code = "INVALID_REQUEST"
-    http_status = 400
+    code = ErrorCode.INVALID_REQUEST
 
 
 class InvalidURL(ServiceError):
-    code = "INVALID_URL"
-    http_status = 400
+    code = ErrorCode.INVALID_URL
 
 
 class JobNotFound(ServiceError):
-    code = "JOB_NOT_FOUND"
-    http_status = 404
+    code = ErrorCode.JOB_NOT_FOUND
 
 
 class UploadTooLarge(ServiceError):
-    code = "TOO_LARGE"
-    http_status = 413
+    code = ErrorCode.TOO_LARGE
 
 
 class UnsupportedMedia(ServiceError):
-    code = "UNSUPPORTED_MEDIA"
-    http_status = 415
+    code = ErrorCode.UNSUPPORTED_MEDIA
 
 
 class RateLimited(ServiceError):
-    code = "RATE_LIMITED"
-    http_status = 429
+    code = ErrorCode.RATE_LIMITED
 
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
@@ -51,34 +49,20 @@ class RateLimited(ServiceError):
 
 
 class BackendUnavailable(ServiceError):
-    code = "BACKEND_UNAVAILABLE"
-    http_status = 503
+    code = ErrorCode.BACKEND_UNAVAILABLE
 
 
 class DecodeError(ServiceError):
     """The file is not audio we can decode, or it is damaged."""
 
-    code = "DECODE_ERROR"
-    http_status = 415
+    code = ErrorCode.DECODE_ERROR
 
 
 class AudioTooLong(ServiceError):
-    code = "TOO_LONG"
-    http_status = 413
+    code = ErrorCode.TOO_LONG
 
 
 class DownloadError(ServiceError):
     """A URL could not be fetched (HTTP error, not media, too large, too slow)."""
 
-    code = "DOWNLOAD_ERROR"
-    http_status = 400
-
-
-class JobTimeout(ServiceError):
-    code = "TIMEOUT"
-    http_status = 504
-
-
-class JobCancelled(ServiceError):
-    code = "CANCELLED"
-    http_status = 409
+    code = ErrorCode.DOWNLOAD_ERROR

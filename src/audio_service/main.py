@@ -53,7 +53,7 @@ class Service:
             metrics=self.metrics,
         )
         self.handlers = SocketHandlers(self.sio, self.hub, self.backend, settings, self.metrics)
-        runs_jobs = not settings.redis_url or settings.api_runs_jobs
+        runs_jobs = settings.embedded or settings.api_runs_jobs
         consumer = f"api-{socket.gethostname()}-{os.getpid()}"
         self.runner = JobRunner(self.jobs, settings, consumer=consumer) if runs_jobs else None
         self._sweeper: asyncio.Task[None] | None = None

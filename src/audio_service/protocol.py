@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 #: Job ids carry 128 random bits (``secrets.token_urlsafe(16)`` gives 22 characters).
 JOB_ID_BYTES = 16
@@ -26,7 +26,32 @@ class MessageType(StrEnum):
     ERROR = "error"
 
 
+class JobStatus(StrEnum):
+    #: Accepted, waiting for a worker.
+    PENDING = "pending"
+    #: Downloading the media of a URL job.
+    EXTRACTING = "extracting"
+    #: Decoding and analysing; chunks are streaming.
+    ANALYZING = "analyzing"
+    #: Finished; the full analysis is available.
+    COMPLETE = "complete"
+    #: Finished with an error event.
+    ERROR = "error"
+    #: Stopped by ``DELETE /api/jobs/{id}``.
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_STATUSES
+
+
+#: Statuses a job never leaves (the Redis scripts hold a copy: ``backends/lua.py``).
+FINISHED_STATUSES = frozenset({JobStatus.COMPLETE, JobStatus.ERROR, JobStatus.CANCELLED})
+
+
 class ErrorCode(StrEnum):
+    """Every ``code`` the service sends: in ``error`` events, acks and HTTP error bodies."""
+
     INVALID_JOB = "INVALID_JOB"  #: subscribe/unsubscribe without a usable job_id
     INVALID_PAYLOAD = "INVALID_PAYLOAD"  #: an event payload of the wrong shape
     JOB_NOT_FOUND = "JOB_NOT_FOUND"  #: unknown, expired or someone else's id: same answer
@@ -42,6 +67,116 @@ class ErrorCode(StrEnum):
     CANCELLED = "CANCELLED"
     WORKER_LOST = "WORKER_LOST"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    INVALID_REQUEST = "INVALID_REQUEST"  #: a REST request body or parameter of the wrong shape
+    TOO_LARGE = "TOO_LARGE"  #: an upload over MAX_UPLOAD_MB
+    UNSUPPORTED_MEDIA = "UNSUPPORTED_MEDIA"  #: an upload that is plainly not audio
+    NOT_READY = "NOT_READY"  #: the analysis of a job that is not complete
+    NOT_FOUND = "NOT_FOUND"  #: an HTTP path that does not exist
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"  #: a request from an origin not in ALLOWED_ORIGINS
+    HTTP_ERROR = "HTTP_ERROR"  #: any other HTTP error status
+
+
+# -- payload shapes (docs/ANALYSIS.md lists the fields and their units) --------------------
+
+
+class Segment(TypedDict):
+    """One second of audio, the ``segment`` of a ``chunk`` event."""
+
+    start_time: float
+    end_time: float
+    #: ``bass``, ``low_mid``, ``mid``, ``high_mid``, ``high``: 0..1 (``frequencies_db``: dBFS)
+    frequencies: dict[str, float]
+    frequencies_db: dict[str, float]
+    loudness: float
+    loudness_db: float
+    lufs: float
+    #: Max momentary (400 ms) loudness in the second, and short-term (3 s) at its end, LUFS.
+    lufs_momentary: NotRequired[float]
+    lufs_short_term: NotRequired[float]
+    spectral_centroid: float
+    onset_strength: float
+    beat_strength: float
+    tempo: float | None
+    tempo_confidence: float
+    #: ``auditory_cortex``, ``amygdala``, ... (``indices.REGIONS``), each 0..1
+    brain_regions: dict[str, float]
+    #: ``delta``, ``theta``, ``alpha``, ``beta``, ``gamma``: shares that sum to 1
+    brainwaves: dict[str, float]
+    #: ``primary`` (a label), ``confidence``, ``valence``, ``arousal`` (0..1)
+    emotion: dict[str, float | str]
+
+
+class Tempo(TypedDict):
+    bpm: float | None
+    confidence: float
+
+
+class TempoPoint(TypedDict):
+    time: float
+    bpm: float
+
+
+class Section(TypedDict):
+    start: float
+    end: float
+    label: str
+    tempo: NotRequired[float | None]
+    key: NotRequired[str | None]
+    mode: NotRequired[str | None]
+    lufs: NotRequired[float]
+
+
+class Analysis(TypedDict):
+    """The song-level results, the ``analysis`` of a ``complete`` event."""
+
+    duration: float
+    tempo: Tempo
+    tempo_curve: NotRequired[list[TempoPoint]]
+    beats: NotRequired[list[float]]
+    downbeats: NotRequired[list[float]]
+    time_signature: NotRequired[int | None]
+    music_likelihood: NotRequired[float]
+    key: str | None
+    mode: str | None
+    key_confidence: float
+    loudness: float
+    loudness_db: float
+    lufs: float
+    emotion: dict[str, float | str]
+    sections: list[Section]
+    segment_count: int
+    #: Added by ``analyze_file``.
+    samplerate: NotRequired[int]
+    channels: NotRequired[int]
+    segments: NotRequired[list[Segment]]
+
+
+class SubscribedPayload(TypedDict):
+    job_id: str
+    status: str
+    progress: int
+    last_seq: int
+    #: Seconds of audio, once known.
+    duration: float | None
+
+
+class OkAck(TypedDict):
+    ok: bool
+    job_id: str
+    status: str
+    last_seq: int
+
+
+class ErrorAck(TypedDict):
+    ok: bool
+    code: str
+    message: str
+    #: The job a refused subscribe or unsubscribe was about.
+    job_id: NotRequired[str]
+
+
+Ack = OkAck | ErrorAck
 
 
 def dumps(obj: Any) -> str:
@@ -77,7 +212,7 @@ class ProgressMessage:
 @dataclass
 class ChunkMessage:
     timestamp: float
-    segment: dict[str, Any]
+    segment: Segment
     type: str = MessageType.CHUNK.value
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,7 +222,7 @@ class ChunkMessage:
 
 @dataclass
 class CompleteMessage:
-    analysis: dict[str, Any]
+    analysis: Analysis
     type: str = MessageType.COMPLETE.value
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,7 +231,7 @@ class CompleteMessage:
 
 @dataclass
 class ErrorMessage:
-    code: str
+    code: ErrorCode
     message: str
     type: str = MessageType.ERROR.value
 
@@ -156,7 +291,7 @@ def socketio_event_text(name: str, payload_json: str) -> str:
 
 def subscribed_payload(
     job_id: str, status: str, progress: int, last_seq: int, duration: float | None = None
-) -> dict[str, Any]:
+) -> SubscribedPayload:
     return {
         "job_id": job_id,
         "status": status,
@@ -166,28 +301,24 @@ def subscribed_payload(
     }
 
 
-def ok_ack(job_id: str, status: str, last_seq: int) -> dict[str, Any]:
+def ok_ack(job_id: str, status: str, last_seq: int) -> OkAck:
     return {"ok": True, "job_id": job_id, "status": status, "last_seq": last_seq}
 
 
-def error_ack(code: ErrorCode | str, message: str, job_id: str | None = None) -> dict[str, Any]:
-    ack: dict[str, Any] = {
-        "ok": False,
-        "code": str(getattr(code, "value", code)),
-        "message": message,
-    }
+def error_ack(code: ErrorCode, message: str, job_id: str | None = None) -> ErrorAck:
+    ack: ErrorAck = {"ok": False, "code": code.value, "message": message}
     if job_id is not None:
         ack["job_id"] = job_id
     return ack
 
 
-def error_payload(code: ErrorCode | str, message: str, job_id: str | None = None) -> dict[str, Any]:
+def error_payload(code: ErrorCode, message: str, job_id: str | None = None) -> dict[str, Any]:
     """An ``error`` event answering a client's request (not one from a job's log).
 
     ``job_id`` names the job a refused subscribe or unsubscribe was about, so a client
     following several jobs can tell which one failed; it has no ``seq``.
     """
-    payload = ErrorMessage(code=str(getattr(code, "value", code)), message=message).to_dict()
+    payload = ErrorMessage(code=code, message=message).to_dict()
     if job_id is not None:
         payload["job_id"] = job_id
     return payload

@@ -9,7 +9,7 @@ import pytest
 
 from audio_service.analysis import StreamingAnalyzer
 from audio_service.analysis.spectral import BANDS
-from tests.analysis import signals
+from tests.support import signals
 
 
 def analyse(audio: np.ndarray, sr: int = signals.SR) -> list[dict[str, object]]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from audio_service.commands import analyze
-from tests.analysis import signals
+from tests.support import signals
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from audio_service.analysis import analyze_file, open_audio
 from audio_service.errors import AudioTooLong, DecodeError
-from tests.analysis import signals
+from tests.support import signals
 
 SR = signals.SR
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audio_service.analysis import StreamingAnalyzer
-from tests.analysis import signals
+from tests.support import signals
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from audio_service.analysis import StreamingAnalyzer
-from tests.analysis import signals
+from tests.support import signals
 
 PART_SECONDS = 12.0
 

@@ -11,7 +11,7 @@ import pytest
 from audio_service.analysis import StreamingAnalyzer
 from audio_service.analysis.indices import EMOTIONS
 from audio_service.analysis.spectral import frame_length
-from tests.analysis import signals
+from tests.support import signals
 
 SR = signals.SR
 SEGMENT_KEYS = {

@@ -8,7 +8,7 @@ import pytest
 from audio_service.analysis import StreamingAnalyzer
 from audio_service.analysis.segment import MIN_TEMPO_SECONDS, TEMPO_WINDOW_SECONDS
 from audio_service.analysis.tempo import estimate_tempo
-from tests.analysis import signals
+from tests.support import signals
 
 
 def analyse(audio: np.ndarray) -> tuple[list[dict[str, object]], dict[str, object]]:

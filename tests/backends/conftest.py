@@ -18,16 +18,19 @@ RECLAIM_SECONDS = 1.0
 
 @pytest.fixture(params=["memory", "redis"])
 def settings(request: pytest.FixtureRequest) -> Settings:
+    # Explicit values and no .env file: a REDIS_URL in the developer's .env or shell must
+    # not turn the memory run into a second Redis run.
     if request.param == "memory":
-        return Settings()
+        return Settings(_env_file=None, redis_url="memory://")
     return Settings(
+        _env_file=None,
         redis_url=request.getfixturevalue("redis_url"),
         redis_prefix=request.getfixturevalue("redis_prefix"),
     )
 
 
 def make_backend(settings: Settings) -> Backend:
-    if settings.redis_url:
+    if not settings.embedded:
         return RedisBackend(settings, reclaim_after=RECLAIM_SECONDS)
     return MemoryBackend()
 
@@ -42,7 +45,7 @@ async def backend(settings: Settings) -> AsyncIterator[Backend]:
 
 @pytest.fixture
 def redis_settings(redis_url: str, redis_prefix: str) -> Settings:
-    return Settings(redis_url=redis_url, redis_prefix=redis_prefix)
+    return Settings(_env_file=None, redis_url=redis_url, redis_prefix=redis_prefix)
 
 
 @pytest.fixture

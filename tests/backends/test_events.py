@@ -7,7 +7,7 @@ import random
 import time
 
 from audio_service.backends.base import Backend
-from audio_service.jobs.models import JobRecord, SourceKind, new_job_id
+from audio_service.models import JobRecord, SourceKind, new_job_id
 from audio_service.protocol import Event
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from audio_service.backends.base import Backend
-from audio_service.jobs.models import JobRecord, JobStatus, SourceKind, new_job_id
+from audio_service.models import JobRecord, JobStatus, SourceKind, new_job_id
 
 
 def a_job() -> JobRecord:
@@ -16,7 +16,7 @@ def a_job() -> JobRecord:
 
 async def test_a_created_job_reads_back_field_for_field(backend: Backend) -> None:
     job = a_job()
-    job.video_id, job.progress, job.attempts = "vid", 7, 1
+    job.video_id, job.progress, job.duration = "vid", 7, 12.5
     await backend.jobs.create(job)
     stored = await backend.jobs.get(job.job_id)
     assert stored is not None

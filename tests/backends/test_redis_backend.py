@@ -15,7 +15,7 @@ import pytest
 from audio_service.backends.redis import UPLOAD_PIECE_BYTES, RedisBackend
 from audio_service.config import Settings
 from audio_service.errors import BackendUnavailable
-from audio_service.jobs.models import JobRecord, SourceKind
+from audio_service.models import JobRecord, SourceKind
 from audio_service.protocol import Event
 from tests.backends.proxy import FaultyProxy
 from tests.backends.test_events import new_job

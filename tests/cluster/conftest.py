@@ -14,9 +14,9 @@ import redis
 
 from audio_service.backends.keys import QUEUE_GROUP, Keys
 from tests.conftest import delete_prefix
-from tests.support.audio import music_wav
 from tests.support.client import chunks, seqs, upload
 from tests.support.server import ServiceProcess
+from tests.support.signals import music_wav
 
 Events = list[tuple[str, dict[str, Any]]]
 #: 20 s of audio: 20 chunks, each held back this long, so a job streams for a few seconds.

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from audio_service.client import AudioServiceClient, StreamError
-from tests.support.audio import music_wav
+from tests.support.signals import music_wav
 from tests.support.server import ROOT, ServiceProcess
 
 JS_DIR = ROOT / "tests" / "js"

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import socketio
 
-from tests.support.audio import music_wav
 from tests.support.client import upload
 from tests.support.server import ServiceProcess
+from tests.support.signals import music_wav
 
 
 def gauge(text: str, name: str) -> float:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_stream import assert_complete_stream
-from tests.support.audio import music_wav
 from tests.support.client import upload
 from tests.support.server import ServiceProcess
+from tests.support.signals import music_wav
 
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.audio import music_wav
 from tests.support.client import Recorder, upload
 from tests.support.server import ServiceProcess, run_server
+from tests.support.signals import music_wav
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

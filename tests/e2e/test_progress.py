@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.audio import music_wav
 from tests.support.client import Recorder, upload
 from tests.support.server import ServiceProcess
+from tests.support.signals import music_wav
 
 
 @pytest.fixture(scope="module")

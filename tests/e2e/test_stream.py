@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.audio import music_wav
 from tests.support.client import Recorder, chunks, seqs, upload
 from tests.support.server import ServiceProcess
+from tests.support.signals import music_wav
 
 Events = list[tuple[str, dict[str, Any]]]
 

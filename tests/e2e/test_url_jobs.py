@@ -9,16 +9,16 @@ import pytest
 import soundfile as sf
 
 from tests.e2e.test_stream import assert_complete_stream
-from tests.support.audio import RATE, music
 from tests.support.client import Recorder, submit_url
 from tests.support.media_server import MediaServer, serve_media
 from tests.support.server import ServiceProcess
+from tests.support.signals import SR, music
 
 
 @pytest.fixture(scope="module")
 def media() -> Iterator[MediaServer]:
     buffer = io.BytesIO()
-    sf.write(buffer, music(12.0, seed=4), RATE, format="MP3")
+    sf.write(buffer, music(12.0, seed=4), SR, format="MP3")
     with serve_media() as server:
         server.files["/song.mp3"] = ("audio/mpeg", buffer.getvalue())
         yield server

@@ -88,7 +88,9 @@ async def job_end(base_url: str, job_id: str, timeout: float = 60) -> dict[str, 
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=10) as http:
         while True:
-            job: dict[str, Any] = (await http.get(f"{base_url}/api/jobs/{job_id}")).json()
+            response = await http.get(f"{base_url}/api/jobs/{job_id}")
+            job: dict[str, Any] = response.json()
+            assert "status" in job, f"GET job {job_id}: {response.status_code} {job}"
             if job["status"] in ("complete", "error", "cancelled"):
                 return job
             if time.monotonic() > deadline:

@@ -11,7 +11,7 @@ import imageio_ffmpeg
 import numpy as np
 import soundfile as sf
 
-from tests.support.audio import RATE, music
+from tests.support.signals import SR, music
 
 #: Seconds of audio in the files that start out valid.
 SECONDS = 3.0
@@ -19,7 +19,7 @@ SECONDS = 3.0
 
 def _encode(fmt: str, subtype: str | None = None) -> bytes:
     buffer = io.BytesIO()
-    sf.write(buffer, music(SECONDS, seed=11), RATE, format=fmt, subtype=subtype)
+    sf.write(buffer, music(SECONDS, seed=11), SR, format=fmt, subtype=subtype)
     return buffer.getvalue()
 
 

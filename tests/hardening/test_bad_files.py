@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +12,11 @@ import httpx
 
 from tests.hardening import corpus
 from tests.hardening.conftest import job_end
-from tests.support.audio import music_wav
 from tests.support.client import upload
+from tests.support.isolated import run_python
 from tests.support.media_server import serve_media
-from tests.support.server import ROOT, ServiceProcess
+from tests.support.server import ServiceProcess
+from tests.support.signals import music_wav
 
 
 async def _submit_all(server: ServiceProcess, files: dict[str, bytes]) -> dict[str, Any]:
@@ -127,15 +126,7 @@ def test_absurd_headers_are_refused_before_any_large_allocation(tmp_path: Path) 
         paths.append(str(tmp_path / name))
     valid = tmp_path / "valid"
     valid.write_bytes(wav)
-    done = subprocess.run(
-        [sys.executable, "-c", _TIGHT_MEMORY, str(valid), *paths],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    outcomes = json.loads(done.stdout.splitlines()[-1])
+    stdout = run_python("-c", _TIGHT_MEMORY, str(valid), *paths, timeout=60)
+    outcomes = json.loads(stdout.splitlines()[-1])
     assert outcomes.pop(str(valid)) > 0, "the limit leaves no room for ordinary audio"
     assert set(outcomes.values()) == {"DecodeError"}, outcomes

@@ -11,9 +11,9 @@ import httpx
 
 from tests.hardening.conftest import job_end
 from tests.hardening.rawsocket import RawSocket
-from tests.support.audio import music_wav
 from tests.support.client import upload
 from tests.support.server import ServiceProcess
+from tests.support.signals import music_wav
 
 NOT_FOUND = {"error": "no such job", "code": "JOB_NOT_FOUND"}
 

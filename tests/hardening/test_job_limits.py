@@ -9,7 +9,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +23,9 @@ import soundfile as sf
 from audio_service.jobs.runner import THREAD_POOL_VARIABLES
 from tests.hardening.conftest import job_end
 from tests.hardening.hostile_http import Hostile, serve_hostile
-from tests.support.audio import RATE, music
-from tests.support.server import ROOT, ServiceProcess, run_server
+from tests.support.isolated import run_python
+from tests.support.server import ServiceProcess, run_server
+from tests.support.signals import SR, music
 
 LIMITED = {
     "job_cpu_seconds": 1,
@@ -50,7 +50,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
 @pytest.fixture(scope="module")
 def hostile() -> Iterator[Hostile]:
     buffer = io.BytesIO()
-    sf.write(buffer, music(30.0, seed=6), RATE, format="MP3")
+    sf.write(buffer, music(30.0, seed=6), SR, format="MP3")
     with serve_hostile() as server:
         server.files["/trickle.mp3"] = ("audio/mpeg", buffer.getvalue())
         server.trickle["/trickle.mp3"] = 0.1
@@ -114,7 +114,7 @@ async def test_pathological_jobs_end_themselves_while_a_good_one_completes(
     # Ten minutes (the duration limit) of 8-channel digital silence at 384 kHz: 2 MB of
     # FLAC, 9 s of CPU to analyse (15 ms per second of audio, measured).
     bomb = _encoded(np.zeros((384_000 * 600, 8), dtype=np.int16), 384_000, "FLAC")
-    good = _encoded(music(2.0, seed=8), RATE, "WAV")
+    good = _encoded(music(2.0, seed=8), SR, "WAV")
     async with httpx.AsyncClient(timeout=30) as http:
         results = await asyncio.gather(
             _job(http, limited, files={"file": ("bomb.flac", bomb)}),
@@ -193,7 +193,7 @@ def test_memory_limit_lets_analysis_run_and_stops_a_runaway_allocation(tmp_path:
     inherits the limit) analyse fine; a 3 GiB allocation fails with MemoryError.
     """
     wav = tmp_path / "song.wav"
-    sf.write(wav, music(30.0, seed=9), RATE)
+    sf.write(wav, music(30.0, seed=9), SR)
     m4a = tmp_path / "song.m4a"
     import imageio_ffmpeg
 
@@ -204,17 +204,10 @@ def test_memory_limit_lets_analysis_run_and_stops_a_runaway_allocation(tmp_path:
     )
     # The thread-pool sizes the runner gives the forkserver (jobs/runner.py).
     env = os.environ | {name: "1" for name in THREAD_POOL_VARIABLES}
-    done = subprocess.run(
-        [sys.executable, "-c", _RUNAWAY, str(DEFAULT_JOB_MEMORY), str(wav), str(m4a)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
+    stdout = run_python(
+        "-c", _RUNAWAY, str(DEFAULT_JOB_MEMORY), str(wav), str(m4a), timeout=120, env=env
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.splitlines()[-1])
+    report = json.loads(stdout.splitlines()[-1])
     print(
         f"job process VSZ {report['vms_before'] / 2**20:.0f} MiB before analysis, "
         f"{report['vms_after'] / 2**20:.0f} MiB after; limit {DEFAULT_JOB_MEMORY / 2**20:.0f} MiB"

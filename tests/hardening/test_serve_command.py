@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -13,7 +12,7 @@ import pytest
 
 from audio_service.websocket.server import MAX_CLIENT_MESSAGE_BYTES
 from tests.hardening.rawsocket import RawSocket
-from tests.support.server import ROOT, ServiceProcess, _wait_ready, base_env, free_port
+from tests.support.server import ServiceProcess, _spawn, _wait_ready, base_env, free_port
 
 LIMIT = 3
 
@@ -24,15 +23,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp / "serve.log"
     env = base_env(temp_dir=tmp, rate_limit_per_minute=LIMIT)
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "audio_service.cli", "serve", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = _spawn(
+        [sys.executable, "-m", "audio_service.cli", "serve", "--port", str(port)], env, log
+    )
     handle = ServiceProcess(process, port, log)
     try:
         _wait_ready(handle)

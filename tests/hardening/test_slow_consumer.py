@@ -15,9 +15,9 @@ import httpx
 
 from tests.hardening.conftest import DELIVERY, job_end
 from tests.hardening.rawsocket import RawSocket
-from tests.support.audio import music_wav
 from tests.support.client import Recorder, upload
 from tests.support.server import ServiceProcess
+from tests.support.signals import music_wav
 
 #: Seconds of audio in the job the slow socket replays: about 210 KB of events.
 SECONDS = 120.0

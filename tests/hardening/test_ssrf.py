@@ -15,7 +15,6 @@ import io
 import json
 import socket
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,11 +25,12 @@ import imageio_ffmpeg
 import pytest
 import soundfile as sf
 
+from audio_service import netguard
 from audio_service.errors import InvalidURL
-from audio_service.jobs import netguard
 from tests.hardening.hostile_http import Hostile, serve_hostile
-from tests.support.audio import RATE, music
-from tests.support.server import ROOT, ServiceProcess
+from tests.support.isolated import run_python
+from tests.support.server import ServiceProcess
+from tests.support.signals import SR, music
 
 REFUSED_URLS = [
     "http://127.0.0.1/",
@@ -145,7 +145,7 @@ DEADLINES = {"server trickling bytes past the download deadline": 2.0}
 @pytest.fixture(scope="module")
 def internet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hostile, dict[str, Any]]]:
     buffer = io.BytesIO()
-    sf.write(buffer, music(6.0, seed=12), RATE, format="MP3")
+    sf.write(buffer, music(6.0, seed=12), SR, format="MP3")
     hls = _hls(tmp_path_factory.mktemp("hls"))
     with serve_hostile() as server:
         public = f"media.public.test:{server.port}"
@@ -183,17 +183,14 @@ def internet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hostile
             ]
             for case, (path, _) in CASES.items()
         ]
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.hardening.fake_internet", str(server.port)],
-            input=json.dumps(jobs),
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
+        stdout = run_python(
+            "-m",
+            "tests.hardening.fake_internet",
+            str(server.port),
+            stdin=json.dumps(jobs),
             timeout=120,
-            check=False,
         )
-        assert done.returncode == 0, done.stderr[-3000:]
-        results = [json.loads(line) for line in done.stdout.splitlines()]
+        results = [json.loads(line) for line in stdout.splitlines()]
         yield server, dict(zip(CASES, results, strict=True))
 
 
@@ -223,7 +220,7 @@ _CONNECT_GUARD = """
 import asyncio, json, socket, sys
 from audio_service.errors import InvalidURL
 from audio_service.errors import InvalidURL
-from audio_service.jobs import netguard
+from audio_service import netguard
 netguard.install()
 port = int(sys.argv[1])
 outcomes = {}
@@ -250,15 +247,7 @@ print(json.dumps(outcomes))
 
 def test_guard_refuses_at_connect_time_even_without_name_resolution() -> None:
     with serve_hostile() as server:
-        done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(_CONNECT_GUARD), str(server.port)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        outcomes = json.loads(done.stdout)
+        stdout = run_python("-c", textwrap.dedent(_CONNECT_GUARD), str(server.port), timeout=60)
+        outcomes = json.loads(stdout)
         assert set(outcomes.values()) == {"refused"}, outcomes
         assert server.requests == []

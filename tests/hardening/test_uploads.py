@@ -16,8 +16,8 @@ import numpy as np
 import soundfile as sf
 
 from tests.hardening.conftest import STRICT, job_end
-from tests.support.audio import RATE, music
 from tests.support.server import ServiceProcess
+from tests.support.signals import SR, music
 
 LIMIT = int(STRICT["max_upload_mb"]) * 1024 * 1024  # type: ignore[call-overload]
 BOUNDARY = "hardening-boundary"
@@ -136,7 +136,7 @@ def _wav_of_size(size: int) -> bytes:
     """A valid 16-bit mono WAV of exactly ``size`` bytes (44-byte header)."""
     frames = (size - 44) // 2
     buffer = io.BytesIO()
-    sf.write(buffer, music(frames / RATE, seed=3)[:frames], RATE, format="WAV", subtype="PCM_16")
+    sf.write(buffer, music(frames / SR, seed=3)[:frames], SR, format="WAV", subtype="PCM_16")
     data = buffer.getvalue()
     assert len(data) == size
     return data
@@ -231,7 +231,7 @@ def _flac_of_unknown_length(seconds: float) -> bytes:
     """A FLAC whose STREAMINFO says "length unknown" (total samples 0, which is legal)."""
     buffer = io.BytesIO()
     # 8 kHz keeps it well under the upload limit.
-    sf.write(buffer, music(seconds, rate=8000, seed=4), 8000, format="FLAC")
+    sf.write(buffer, music(seconds, sr=8000, seed=4), 8000, format="FLAC")
     data = bytearray(buffer.getvalue())
     word = int.from_bytes(data[18:26], "big")
     data[18:26] = (word >> 36 << 36).to_bytes(8, "big")  # the low 36 bits: total samples

@@ -4,8 +4,8 @@ import socket
 
 import pytest
 
+from audio_service import netguard
 from audio_service.errors import InvalidURL
-from audio_service.jobs import netguard
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.audio import music_wav
+from tests.support.signals import music_wav
 from tests.support.server import ROOT, ServiceProcess, run_server
 
 JS_DIR = ROOT / "tests" / "js"

@@ -4,8 +4,9 @@ Importing this package is cheap (numpy, scipy.fft, soundfile); librosa, needed o
 banks, is imported when the first analyzer is built or by :func:`warm_up`.
 """
 
-from audio_service.analysis.decode import AudioSource, open_audio
+from audio_service.analysis.decode import open_audio
 from audio_service.analysis.pipeline import analyze_file, warm_up
+from audio_service.analysis.source import AudioSource
 from audio_service.analysis.stream import StreamingAnalyzer
 
 __all__ = ["AudioSource", "StreamingAnalyzer", "analyze_file", "open_audio", "warm_up"]

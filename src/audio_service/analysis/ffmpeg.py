@@ -21,7 +21,7 @@ from typing import IO
 
 import numpy as np
 
-from audio_service.analysis.decode import AudioSource, check_format
+from audio_service.analysis.source import AudioSource, check_format
 from audio_service.errors import DecodeError
 
 #: The probe only reads headers; a file that takes longer than this is not worth decoding.

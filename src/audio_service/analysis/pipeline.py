@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from audio_service.analysis.decode import DEFAULT_BLOCK_FRAMES, open_audio
+from audio_service.analysis.decode import open_audio
+from audio_service.analysis.source import DEFAULT_BLOCK_FRAMES
 from audio_service.analysis.stream import StreamingAnalyzer
+from audio_service.protocol import Analysis, Segment
 
 #: Sample rates whose filter banks :func:`warm_up` builds ahead of the first job.
 COMMON_SAMPLERATES = (44_100, 48_000, 22_050)
@@ -16,13 +17,13 @@ COMMON_SAMPLERATES = (44_100, 48_000, 22_050)
 def analyze_file(
     path: str | Path,
     *,
-    on_segment: Callable[[dict[str, Any]], None] | None = None,
+    on_segment: Callable[[Segment], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
     on_start: Callable[[float | None], None] | None = None,
     max_duration: float | None = None,
     block_frames: int = DEFAULT_BLOCK_FRAMES,
     name: str | None = None,
-) -> dict[str, Any]:
+) -> Analysis:
     """Analyse an audio file, reporting each segment as soon as it is complete.
 
     Parameters
@@ -54,9 +55,9 @@ def analyze_file(
     ------
     DecodeError, AudioTooLong
     """
-    segments: list[dict[str, Any]] = []
+    segments: list[Segment] = []
 
-    def emit(produced: list[dict[str, Any]]) -> None:
+    def emit(produced: list[Segment]) -> None:
         for segment in produced:
             segments.append(segment)
             if on_segment is not None:

@@ -7,7 +7,6 @@ second's frames, its sample energy and the onset envelope, and keeps what comes 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -24,6 +23,7 @@ from audio_service.analysis.spectral import (
 )
 from audio_service.analysis.tempo import NO_TEMPO, estimate_tempo
 from audio_service.analysis.tonal import estimate_key
+from audio_service.protocol import Segment
 
 #: Local tempo looks at this much audio ending at the segment's end (seconds) ...
 TEMPO_WINDOW_SECONDS = 8
@@ -61,7 +61,7 @@ def measure_second(
     tempo_window: np.ndarray,
     frame_rate: float,
     history: list[Second],
-) -> tuple[Second, dict[str, Any]]:
+) -> tuple[Second, Segment]:
     """Measure one second and build its segment.
 
     Parameters
@@ -132,7 +132,7 @@ def measure_second(
         arousal=float(emotion["arousal"]),
         silent=silent,
     )
-    segment = {
+    segment: Segment = {
         "start_time": float(start),
         "end_time": round(end, 6),
         "frequencies": {

@@ -9,19 +9,19 @@ and a second's segment leaves as soon as the last frame centred in it has been c
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from audio_service.analysis.decode import check_format
 from audio_service.analysis.segment import (
     LOGMEL_FLOOR_POWER,
     TEMPO_WINDOW_SECONDS,
     Second,
     measure_second,
 )
+from audio_service.analysis.source import check_format
 from audio_service.analysis.spectral import COL_MEL, N_COLUMNS, frame_features, projection
+from audio_service.protocol import Analysis, Segment
 
 #: Frames per FFT batch: (64, 2048) float32 frames and their spectra stay in L2 cache
 #: (measured fastest here; 128 and up spill and run about 1.5x slower).
@@ -77,7 +77,7 @@ class StreamingAnalyzer:
         """STFT frames per second (Hz)."""
         return self._proj.frame_rate
 
-    def push(self, block: np.ndarray) -> list[dict[str, Any]]:
+    def push(self, block: np.ndarray) -> list[Segment]:
         """Add audio and return the segments it completed.
 
         Parameters
@@ -100,7 +100,7 @@ class StreamingAnalyzer:
         self._buffer = np.concatenate((self._buffer, mono))
         return self._run(self._available_frames())
 
-    def finish(self) -> list[dict[str, Any]]:
+    def finish(self) -> list[Segment]:
         """Flush the end of the stream; the final partial second gets its own segment.
 
         Unless it is shorter than :data:`MIN_FINAL_SECONDS` (and not the only one).
@@ -126,7 +126,7 @@ class StreamingAnalyzer:
             out.append(self._close_segment())
         return out
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> Analysis:
         """Song-level results; call after :meth:`finish`."""
         from audio_service.analysis.summary import summarize
 
@@ -165,7 +165,7 @@ class StreamingAnalyzer:
         self._samples += len(mono)
         return mono
 
-    def _run(self, count: int) -> list[dict[str, Any]]:
+    def _run(self, count: int) -> list[Segment]:
         """Compute the next ``count`` frames from the buffer and emit completed seconds."""
         if count <= 0:
             return []
@@ -196,10 +196,10 @@ class StreamingAnalyzer:
             self._onset = np.concatenate((self._onset, np.zeros_like(self._onset)))
         self._onset[self._frames_done : end] = rise.mean(axis=1)
 
-    def _accumulate(self, feats: np.ndarray) -> list[dict[str, Any]]:
+    def _accumulate(self, feats: np.ndarray) -> list[Segment]:
         """Add frames to their seconds; close every second whose frames are all in."""
         sr, hop = self.samplerate, self._proj.hop
-        out: list[dict[str, Any]] = []
+        out: list[Segment] = []
         first, row = self._frames_done, 0
         while row < len(feats):
             # Frames of the current second: centres i * hop < (current + 1) * sr.
@@ -214,7 +214,7 @@ class StreamingAnalyzer:
         self._frames_done += len(feats)
         return out
 
-    def _close_segment(self) -> dict[str, Any]:
+    def _close_segment(self) -> Segment:
         """Measure the second being accumulated and start the next one."""
         sr, s = self.samplerate, self._current
         start_frame = self._first_frame[s]

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from audio_service.analysis import features as ft
 from audio_service.analysis import indices
 from audio_service.analysis.sections import find_sections
+from audio_service.analysis.segment import Second
 from audio_service.analysis.tempo import NO_TEMPO, estimate_tempo
 from audio_service.analysis.tonal import estimate_key
-
-if TYPE_CHECKING:
-    from audio_service.analysis.stream import StreamingAnalyzer
+from audio_service.protocol import Analysis
 
 #: Global tempo refines its period with up to this many lag multiples (long envelope).
 GLOBAL_TEMPO_HARMONICS = 8
@@ -52,7 +51,26 @@ def integrated_loudness(k_powers: np.ndarray) -> float:
     return max(float(lufs(gated.mean())), ft.DB_FLOOR)
 
 
-def summarize(analyzer: StreamingAnalyzer) -> dict[str, Any]:
+class Finished(Protocol):
+    """What :func:`summarize` reads from a finished :class:`~.stream.StreamingAnalyzer`.
+
+    A protocol rather than the class, so that the stream (which calls the summary) and the
+    summary do not import each other.
+    """
+
+    @property
+    def samplerate(self) -> int: ...
+    @property
+    def samples(self) -> int: ...
+    @property
+    def seconds(self) -> list[Second]: ...
+    @property
+    def onset_envelope(self) -> np.ndarray: ...
+    @property
+    def frame_rate(self) -> float: ...
+
+
+def summarize(analyzer: Finished) -> Analysis:
     """Duration, global tempo, key and mode, loudness, overall emotion and sections."""
     seconds = analyzer.seconds
     duration = analyzer.samples / analyzer.samplerate

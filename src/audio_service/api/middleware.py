@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audio_service.api.errors import error_response
 from audio_service.origins import OriginPolicy
+from audio_service.protocol import ErrorCode
 from audio_service.web import page
 
 _SECURITY_HEADERS = [
@@ -42,9 +43,7 @@ class OriginGuard:
             if origin is not None and not self.policy.allows(
                 origin.decode("latin-1"), scope.get("scheme", "http"), host
             ):
-                response = JSONResponse(
-                    {"error": "origin not allowed", "code": "ORIGIN_NOT_ALLOWED"}, status_code=403
-                )
+                response = error_response(403, "origin not allowed", ErrorCode.ORIGIN_NOT_ALLOWED)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from audio_service.jobs.models import JobRecord, JobStatus
+from audio_service.models import JobRecord, JobStatus
 
 
 class AnalyzeRequest(BaseModel):

@@ -7,8 +7,9 @@ from audio_service.config import Settings
 
 
 def create_backend(settings: Settings) -> Backend:
-    """``memory://`` (the embedded default, when ``REDIS_URL`` is empty) or ``redis://``."""
-    if not settings.redis_url:
+    """By the scheme of ``REDIS_URL``: ``memory://`` (the default, also when it is empty),
+    else ``redis://``, ``rediss://`` or ``unix://`` (the only others ``Settings`` admits)."""
+    if settings.embedded:
         from audio_service.backends.memory import MemoryBackend
 
         return MemoryBackend(max_retained=settings.max_retained_jobs)

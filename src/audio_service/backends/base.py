@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audio_service.jobs.models import JobRecord
+from audio_service.models import JobRecord
 from audio_service.protocol import Event
 
 

@@ -23,7 +23,7 @@ from audio_service.backends.base import (
     UploadStore,
     remove_path,
 )
-from audio_service.jobs.models import JobRecord, JobStatus
+from audio_service.models import JobRecord, JobStatus
 from audio_service.protocol import Event
 
 

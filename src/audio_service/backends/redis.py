@@ -25,7 +25,7 @@ from audio_service.backends.redis_client import COMMAND_SECONDS, connect, unavai
 from audio_service.backends.redis_log import RedisEventLog
 from audio_service.backends.redis_queue import RedisJobQueue
 from audio_service.config import Settings
-from audio_service.jobs.models import JobRecord
+from audio_service.models import JobRecord
 
 #: Uploads travel through Redis in pieces this large: big enough for few round trips,
 #: small enough not to stall Redis (or exceed its 512 MB value limit) on one command.

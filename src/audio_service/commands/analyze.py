@@ -13,7 +13,10 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from audio_service.protocol import Analysis, Segment
 
 BAR_WIDTH = 30
 
@@ -90,7 +93,7 @@ def _clock(seconds: float) -> str:
     return f"{int(minutes)}:{rest:04.1f}"
 
 
-def summary_lines(name: str, analysis: dict[str, Any]) -> list[str]:
+def summary_lines(name: str, analysis: Analysis) -> list[str]:
     """Human-readable summary: duration, tempo, key, loudness, emotion, sections."""
     tempo = analysis["tempo"]
     tempo_text = "unknown" if tempo["bpm"] is None else f"{tempo['bpm']:.1f} BPM"
@@ -141,7 +144,7 @@ def _analyse(args: argparse.Namespace, err: TextIO) -> None:
         progress = _ProgressBar(err)
         stack.callback(progress.close)
 
-        def on_segment(segment: dict[str, Any]) -> None:
+        def on_segment(segment: Segment) -> None:
             if segments_out is not None:
                 segments_out.write(dumps(segment) + "\n")
 

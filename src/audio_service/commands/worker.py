@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not settings.redis_url:
+    if settings.embedded:
         print(
             "audio-service worker: set REDIS_URL (the embedded mode runs jobs in `serve`)",
             file=sys.stderr,

@@ -27,8 +27,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from audio_service import netguard
 from audio_service.errors import DownloadError, InvalidURL
-from audio_service.jobs import netguard
 
 logger = logging.getLogger(__name__)
 

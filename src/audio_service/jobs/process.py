@@ -17,16 +17,17 @@ import resource
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from audio_service.errors import ServiceError
-from audio_service.jobs.models import JobStatus
+from audio_service.models import JobStatus
 from audio_service.protocol import (
     ChunkMessage,
     CompleteMessage,
+    ErrorCode,
     ErrorMessage,
     JobMessage,
     ProgressMessage,
+    Segment,
 )
 
 #: Progress (percent) at which analysis starts, for uploads and for URL jobs.
@@ -112,17 +113,18 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
     except ServiceError as exc:
         report.send(ErrorMessage(code=exc.code, message=exc.message))
     except MemoryError:
-        report.send(ErrorMessage(code="DECODE_ERROR", message="the file needs too much memory"))
+        report.send(ErrorMessage(ErrorCode.DECODE_ERROR, "the file needs too much memory"))
     except (BrokenPipeError, EOFError):
         return  # the runner is gone: nobody to report to
     except Exception as exc:
-        report.send(ErrorMessage(code="INTERNAL_ERROR", message=f"analysis failed: {exc}"[:300]))
+        report.send(ErrorMessage(ErrorCode.INTERNAL_ERROR, f"analysis failed: {exc}"[:300]))
     finally:
         conn.close()
 
 
 def _download(spec: JobSpec, report: _Reporter) -> Path:
-    from audio_service.jobs import extract, netguard
+    from audio_service import netguard
+    from audio_service.jobs import extract
 
     if not spec.allow_private_urls:
         netguard.install()
@@ -156,7 +158,7 @@ def _analyse(spec: JobSpec, path: Path, report: _Reporter) -> None:
             JobStatus.ANALYZING, start, "Analyzing audio", force=True, duration=duration
         )
 
-    def on_segment(segment: dict[str, Any]) -> None:
+    def on_segment(segment: Segment) -> None:
         report.send(ChunkMessage(timestamp=float(segment["start_time"]), segment=segment))
         if known:
             # The fraction of the audio analysed so far (the stated length may be an estimate).

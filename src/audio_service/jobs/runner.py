@@ -1,10 +1,11 @@
-"""The job runner: where the queue, the analysis processes, storage and delivery meet.
+"""The job runner: takes jobs from the queue and supervises the analysis processes.
 
 A runner takes jobs from the back-end's queue and runs each in a child process forked
 from a pre-warmed forkserver (so librosa and numba are imported once, not per job). It
-relays what the child reports to :class:`JobService`, which appends it to the job's log;
-delivery to sockets happens elsewhere, from that log. The API process runs a runner in
-embedded mode; ``audio-service worker`` runs one in cluster mode.
+relays what the child reports to :meth:`JobService.publish`, the one write path, which
+appends it to the job's log; delivery to sockets happens elsewhere, from that log. The
+API process runs a runner in embedded mode; ``audio-service worker`` runs one in cluster
+mode.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from typing import Any
 
 from audio_service.backends.base import Claim
 from audio_service.config import Settings
-from audio_service.jobs.models import JobRecord, SourceKind
 from audio_service.jobs.process import JobSpec, run_job
 from audio_service.jobs.service import JobService
+from audio_service.models import JobRecord, SourceKind
 from audio_service.protocol import (
+    TERMINAL_EVENTS,
     ChunkMessage,
     CompleteMessage,
-    ErrorMessage,
+    ErrorCode,
     JobMessage,
     MessageType,
     ProgressMessage,
@@ -120,7 +122,7 @@ class JobRunner:
                 if claim.attempt > self.settings.job_max_attempts:
                     lost = claim.attempt - 1
                     await self.service.fail(
-                        job.job_id, "WORKER_LOST", f"the job's worker was lost {lost} times"
+                        job.job_id, ErrorCode.WORKER_LOST, f"the job's worker was lost {lost} times"
                     )
                 else:
                     await self.run(job, attempt=claim.attempt)
@@ -129,7 +131,9 @@ class JobRunner:
         except Exception:
             logger.exception("job %s failed in the runner", claim.job_id)
             with contextlib.suppress(Exception):
-                await self.service.fail(claim.job_id, "INTERNAL_ERROR", "the job runner failed")
+                await self.service.fail(
+                    claim.job_id, ErrorCode.INTERNAL_ERROR, "the job runner failed"
+                )
         finally:
             keepalive.cancel()
             with contextlib.suppress(Exception):
@@ -208,9 +212,7 @@ class JobRunner:
                         continue  # a retry starts over; progress never goes down
                     if await self.service.publish(job_id, message) is None:
                         return  # cancelled: the finally block stops the process
-                    ended = isinstance(message, ErrorMessage) or (
-                        message.type == MessageType.COMPLETE.value
-                    )
+                    ended = message.type in TERMINAL_EVENTS
                     if isinstance(message, CompleteMessage):
                         self._observe_speed(message, time.monotonic() - started)
                     if isinstance(message, ChunkMessage) and self.settings.stream_pace_seconds:
@@ -221,7 +223,7 @@ class JobRunner:
         except TimeoutError:
             await self.service.fail(
                 job_id,
-                "TIMEOUT",
+                ErrorCode.TIMEOUT,
                 f"the job took longer than {self.settings.job_timeout_seconds:g}s",
             )
         finally:
@@ -253,10 +255,10 @@ def _label(job: JobRecord) -> str:
     return "the downloaded audio"
 
 
-def _exit_reason(exitcode: int | None) -> tuple[str, str]:
+def _exit_reason(exitcode: int | None) -> tuple[ErrorCode, str]:
     if exitcode in _LIMIT_SIGNALS:
-        return "DECODE_ERROR", "the file exceeded the analysis resource limits"
-    return "INTERNAL_ERROR", f"the analysis process ended unexpectedly (exit {exitcode})"
+        return ErrorCode.DECODE_ERROR, "the file exceeded the analysis resource limits"
+    return ErrorCode.INTERNAL_ERROR, f"the analysis process ended unexpectedly (exit {exitcode})"
 
 
 def _pump(conn: Connection, inbox: asyncio.Queue[Any], loop: asyncio.AbstractEventLoop) -> None:

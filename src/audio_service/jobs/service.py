@@ -14,9 +14,12 @@ from typing import Any
 from audio_service.backends.base import Backend
 from audio_service.config import Settings
 from audio_service.errors import JobNotFound
-from audio_service.jobs.models import JobRecord, JobStatus, SourceKind, new_job_id
 from audio_service.metrics import Metrics
+from audio_service.models import JobRecord, JobStatus, SourceKind, new_job_id
 from audio_service.protocol import (
+    TERMINAL_EVENTS,
+    Analysis,
+    ErrorCode,
     ErrorMessage,
     JobMessage,
     MessageType,
@@ -66,7 +69,7 @@ class JobService:
         the caller should stop working on it.
         """
         name, data = encode_message(message)
-        terminal = name in (MessageType.COMPLETE.value, MessageType.ERROR.value)
+        terminal = name in TERMINAL_EVENTS
         seq = await self.backend.events.append(job_id, name, data, final=terminal)
         if seq is None:
             return None
@@ -100,17 +103,17 @@ class JobService:
             await self._discard_upload(job_id)
         return seq
 
-    async def fail(self, job_id: str, code: str, message: str) -> int | None:
+    async def fail(self, job_id: str, code: ErrorCode, message: str) -> int | None:
         return await self.publish(job_id, ErrorMessage(code=code, message=message))
 
     async def cancel(self, job_id: str) -> JobRecord:
         """End the job with a ``CANCELLED`` error; a no-op on a job that already ended."""
         job = await self.get(job_id)
         if not job.status.finished:
-            await self.fail(job_id, "CANCELLED", "Cancelled by request")
+            await self.fail(job_id, ErrorCode.CANCELLED, "Cancelled by request")
         return await self.get(job_id)
 
-    async def analysis(self, job_id: str) -> dict[str, Any] | None:
+    async def analysis(self, job_id: str) -> Analysis | None:
         """The full analysis of a complete job (``None`` while it is not complete)."""
         job = await self.get(job_id)
         if job.status is not JobStatus.COMPLETE:
@@ -119,7 +122,7 @@ class JobService:
         events = await self.backend.events.read(job_id, after=last - 1)
         if not events or events[-1].name != MessageType.COMPLETE.value:
             return None
-        analysis: dict[str, Any] = json.loads(events[-1].data)["analysis"]
+        analysis: Analysis = json.loads(events[-1].data)["analysis"]
         return analysis
 
     async def _discard_upload(self, job_id: str) -> None:
@@ -132,6 +135,6 @@ class JobService:
 
 
 def _status_of(message: JobMessage) -> str:
-    if isinstance(message, ErrorMessage) and message.code == "CANCELLED":
+    if isinstance(message, ErrorMessage) and message.code == ErrorCode.CANCELLED:
         return JobStatus.CANCELLED.value
     return JobStatus.ERROR.value

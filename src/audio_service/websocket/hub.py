@@ -9,9 +9,8 @@ an ``await`` in between, so no event can slip between replay and live delivery. 
 subscriber cursor filters the (rare) events that replay has already sent.
 
 Every event is encoded into Socket.IO packet text once per node and queued directly on
-each recipient's engine.io socket, rather than through ``AsyncServer.emit``, which would
-create an asyncio task per recipient. The socket's own writer task sends whatever has
-queued in one go, so the hub never yields per packet (see docs/BENCHMARKS.md).
+each recipient's engine.io send queue (an :class:`~.engineio_adapter.Outbox`), rather than
+through ``AsyncServer.emit``, which would create an asyncio task per recipient.
 """
 
 from __future__ import annotations
@@ -23,26 +22,24 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-import engineio
-import engineio.async_socket
 import socketio
 
 from audio_service.backends.base import EventLog
 from audio_service.metrics import Metrics
 from audio_service.protocol import Event, event_payload_json, socketio_event_text
+from audio_service.websocket import engineio_adapter as eio
 
 logger = logging.getLogger(__name__)
 
-NAMESPACE = "/"
 _REPLAY_PAGE = 256
 _TAIL_TIMEOUT = 5.0
 
 
 @dataclass(eq=False)
 class _Socket:
-    """What the hub keeps per subscribed socket: its engine.io socket, resolved once."""
+    """What the hub keeps per subscribed socket: its engine.io send queue, resolved once."""
 
-    eio: engineio.async_socket.AsyncSocket
+    outbox: eio.Outbox
     #: The most packets seen waiting in this socket's queue.
     backlog_high_water: int = 0
 
@@ -143,14 +140,13 @@ class Hub:
         ``head`` is the job's latest seq as read by the caller; the feed starts there if this
         is the node's first subscriber of the job.
         """
-        eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
-        eio = self.sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
-        if eio is None or not self.sio.manager.is_connected(sid, NAMESPACE):
+        outbox = eio.outbox(self.sio, sid)
+        if outbox is None:
             return  # disconnected (or disconnecting) while the caller awaited
         self.unsubscribe(sid, job_id)
         conn = self._conns.get(sid)
         if conn is None:
-            conn = self._conns[sid] = _Socket(eio)
+            conn = self._conns[sid] = _Socket(outbox)
         feed = self.feeds.get(job_id)
         new_feed = feed is None
         if feed is None:
@@ -207,7 +203,7 @@ class Hub:
                     if event.terminal:
                         self._finish(sub)
                         return
-                    if sub.socket.eio.queue.qsize() >= self._replay_burst:
+                    if sub.socket.outbox.backlog() >= self._replay_burst:
                         # Let the writer send what is queued; a socket that does not drain
                         # reaches the backlog bound and is dropped as a slow consumer.
                         await asyncio.sleep(0)
@@ -287,22 +283,21 @@ class Hub:
         self.unsubscribe(sub.sid, sub.job_id)
 
     @staticmethod
-    def _packet(job_id: str, event: Event) -> engineio.packet.Packet:
-        text = socketio_event_text(event.name, event_payload_json(job_id, event))
-        return engineio.packet.Packet(engineio.packet.MESSAGE, data=text)
+    def _packet(job_id: str, event: Event) -> eio.Packet:
+        return eio.message_packet(
+            socketio_event_text(event.name, event_payload_json(job_id, event))
+        )
 
-    def _queue(self, sub: Subscription, pkt: engineio.packet.Packet) -> bool:
+    def _queue(self, sub: Subscription, pkt: eio.Packet) -> bool:
         """Put ``pkt`` on the subscriber's socket; False if the socket is already closed."""
         conn = sub.socket
-        if conn.eio.closed:
+        outbox = conn.outbox
+        if outbox.closed:
             return False
-        queue = conn.eio.queue
-        depth = queue.qsize()
+        depth = outbox.backlog()
         if depth >= self.max_backlog:
             raise SlowConsumer(sub.sid)
-        # The queue is unbounded, so put_nowait is what ``await socket.send`` does, minus a
-        # coroutine per recipient.
-        queue.put_nowait(pkt)
+        outbox.put(pkt)
         if depth >= conn.backlog_high_water:
             conn.backlog_high_water = depth + 1
         return True

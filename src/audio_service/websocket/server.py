@@ -11,26 +11,29 @@ import logging
 import time
 from typing import Any
 
-import engineio
 import socketio
 
 from audio_service.backends.base import Backend
 from audio_service.config import Settings
-from audio_service.errors import BackendUnavailable
 from audio_service.metrics import Metrics
+from audio_service.models import JobRecord
 from audio_service.origins import OriginPolicy
 from audio_service.protocol import (
+    Ack,
     ConnectedMessage,
+    ErrorAck,
     ErrorCode,
     MessageType,
     PayloadError,
+    SubscribeRequest,
     error_ack,
     error_payload,
     ok_ack,
     parse_subscribe,
     subscribed_payload,
 )
-from audio_service.websocket.hub import NAMESPACE, Hub
+from audio_service.websocket import engineio_adapter as eio
+from audio_service.websocket.hub import Hub
 
 logger = logging.getLogger(__name__)
 
@@ -39,32 +42,8 @@ logger = logging.getLogger(__name__)
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 
 
-class _EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
-    """Never waits for a long-polling client to collect its CLOSE packet.
-
-    python-engineio ends a long-polling session it refuses (a body over the size limit, a
-    packet it cannot parse) with ``close(wait=True)``, which waits until the client polls
-    again. A client that never does leaves the request hanging, and its coroutine and
-    session alive, for good: one leak per request. The CLOSE packet stays queued for a
-    client that does come back.
-    """
-
-    async def disconnect(self, sid: str | None = None) -> None:
-        socket = self.sockets.get(sid) if sid is not None else None
-        if socket is None or socket.upgraded:
-            await super().disconnect(sid)
-            return
-        await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
-        self.sockets.pop(sid, None)
-
-
-class _AsyncServer(socketio.AsyncServer):  # type: ignore[misc]
-    def _engineio_server_class(self) -> type[engineio.AsyncServer]:
-        return _EngineIOServer
-
-
 def create_sio(settings: Settings) -> socketio.AsyncServer:
-    return _AsyncServer(
+    return eio.AsyncServer(
         async_mode="asgi",
         # The same allow-list as the REST API; engine.io checks it on polling and websocket.
         cors_allowed_origins=OriginPolicy(
@@ -137,7 +116,7 @@ class SocketHandlers:
 
     async def disconnect(self, sid: str, *args: Any) -> Any:
         # During a real disconnect python-socketio no longer counts the socket as connected.
-        if self.sio.manager.is_connected(sid, NAMESPACE):
+        if eio.is_connected(self.sio, sid):
             return await self.unknown("disconnect", sid)
         self.buckets.pop(sid, None)
         self.hub.drop_socket(sid)
@@ -145,7 +124,7 @@ class SocketHandlers:
 
     async def _refuse(
         self, sid: str, code: ErrorCode, message: str, job_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> ErrorAck:
         payload = error_payload(code, message, job_id)
         await self.sio.emit(MessageType.ERROR.value, payload, to=sid)
         return error_ack(code, message, job_id)
@@ -157,13 +136,37 @@ class SocketHandlers:
         self.metrics.rate_limited.labels("socket").inc()
         return False
 
-    async def subscribe(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
+    async def _request(self, sid: str, data: Any) -> SubscribeRequest | ErrorAck:
+        """What ``subscribe`` and ``unsubscribe`` open with: the rate limit, then the payload."""
         if not self._rate_ok(sid):
             return await self._refuse(sid, ErrorCode.RATE_LIMITED, "too many events, slow down")
         try:
-            request = parse_subscribe(data)
+            return parse_subscribe(data)
         except PayloadError as exc:
             return await self._refuse(sid, exc.code, exc.message)
+
+    async def _find(self, sid: str, job_id: str) -> tuple[JobRecord, int] | ErrorAck:
+        """The job and its latest seq, or the refusal already sent to the socket."""
+        try:
+            job = await self.backend.jobs.get(job_id)
+            head = await self.backend.events.last_seq(job_id) if job else 0
+        except Exception as exc:
+            logger.warning("back-end unavailable: %s", exc)
+            return await self._refuse(
+                sid,
+                ErrorCode.BACKEND_UNAVAILABLE,
+                "the job store is unavailable, retry shortly",
+                job_id,
+            )
+        if job is None:
+            # Unknown, expired or malformed ids all get the same answer.
+            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job", job_id)
+        return job, head
+
+    async def subscribe(self, sid: str, data: Any = None, *_: Any) -> Ack:
+        request = await self._request(sid, data)
+        if not isinstance(request, SubscribeRequest):
+            return request
         already = request.job_id in self.hub.sockets.get(sid, {})
         if not already and self.hub.subscription_count(sid) >= (
             self.settings.max_subscriptions_per_socket
@@ -174,18 +177,10 @@ class SocketHandlers:
                 f"at most {self.settings.max_subscriptions_per_socket} jobs per connection",
                 request.job_id,
             )
-        try:
-            job = await self.backend.jobs.get(request.job_id)
-            head = await self.backend.events.last_seq(request.job_id) if job else 0
-        except Exception as exc:
-            logger.warning("subscribe: back-end unavailable: %s", exc)
-            error = BackendUnavailable("the job store is unavailable, retry shortly")
-            return await self._refuse(
-                sid, ErrorCode.BACKEND_UNAVAILABLE, error.message, request.job_id
-            )
-        if job is None:
-            # Unknown, expired or malformed ids all get the same answer.
-            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job", request.job_id)
+        found = await self._find(sid, request.job_id)
+        if not isinstance(found, tuple):
+            return found
+        job, head = found
         status = job.status.value
         await self.sio.emit(
             MessageType.SUBSCRIBED.value,
@@ -195,26 +190,18 @@ class SocketHandlers:
         await self.hub.subscribe(sid, job.job_id, after=request.last_seq or 0, head=head)
         return ok_ack(job.job_id, status, head)
 
-    async def unsubscribe(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
-        if not self._rate_ok(sid):
-            return await self._refuse(sid, ErrorCode.RATE_LIMITED, "too many events, slow down")
-        try:
-            request = parse_subscribe(data)
-        except PayloadError as exc:
-            return await self._refuse(sid, exc.code, exc.message)
+    async def unsubscribe(self, sid: str, data: Any = None, *_: Any) -> Ack:
+        request = await self._request(sid, data)
+        if not isinstance(request, SubscribeRequest):
+            return request
         self.hub.unsubscribe(sid, request.job_id)
-        try:
-            job = await self.backend.jobs.get(request.job_id)
-            head = await self.backend.events.last_seq(request.job_id) if job else 0
-        except Exception:
-            return await self._refuse(
-                sid, ErrorCode.BACKEND_UNAVAILABLE, "the job store is unavailable", request.job_id
-            )
-        if job is None:
-            return await self._refuse(sid, ErrorCode.JOB_NOT_FOUND, "no such job", request.job_id)
+        found = await self._find(sid, request.job_id)
+        if not isinstance(found, tuple):
+            return found
+        job, head = found
         return ok_ack(job.job_id, job.status.value, head)
 
-    async def unknown(self, event: str, sid: str, *_: Any) -> dict[str, Any]:
+    async def unknown(self, event: str, sid: str, *_: Any) -> ErrorAck:
         if not self._rate_ok(sid):
             return await self._refuse(sid, ErrorCode.RATE_LIMITED, "too many events, slow down")
         name = event if len(event) <= 64 else event[:64] + "..."

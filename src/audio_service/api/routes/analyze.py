@@ -9,13 +9,13 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
+from audio_service import netguard
 from audio_service.api.deps import JobsDep, SettingsDep
 from audio_service.api.ratelimit import client_address
 from audio_service.api.schemas import ERROR_RESPONSES, AnalyzeRequest, AnalyzeResponse
 from audio_service.api.uploads import receive_upload
 from audio_service.config import Settings
 from audio_service.errors import InvalidRequest, InvalidURL, RateLimited, UnsupportedMedia
-from audio_service.jobs import netguard
 
 router = APIRouter(tags=["jobs"])
 

@@ -1,4 +1,4 @@
-"""Job records and statuses."""
+"""The job record: what the job store keeps about each job (below back-ends and jobs)."""
 
 from __future__ import annotations
 
@@ -8,26 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from audio_service.protocol import JOB_ID_BYTES
-
-
-class JobStatus(StrEnum):
-    #: Accepted, waiting for a worker.
-    PENDING = "pending"
-    #: Downloading the media of a URL job.
-    EXTRACTING = "extracting"
-    #: Decoding and analysing; chunks are streaming.
-    ANALYZING = "analyzing"
-    #: Finished; the full analysis is available.
-    COMPLETE = "complete"
-    #: Finished with an error event.
-    ERROR = "error"
-    #: Stopped by ``DELETE /api/jobs/{id}``.
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobStatus.COMPLETE, JobStatus.ERROR, JobStatus.CANCELLED)
+from audio_service.protocol import JOB_ID_BYTES, JobStatus
 
 
 class SourceKind(StrEnum):
@@ -55,7 +36,6 @@ class JobRecord:
     duration: float | None = None
     error_code: str | None = None
     error_message: str | None = None
-    attempts: int = 0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -72,3 +52,7 @@ class JobRecord:
         values["status"] = JobStatus(values.get("status", JobStatus.PENDING.value))
         values["source_kind"] = SourceKind(values["source_kind"])
         return cls(**values)
+
+
+# JobStatus is a wire value (protocol.py); it is re-exported here because it is half of the record.
+__all__ = ["JobRecord", "JobStatus", "SourceKind", "new_job_id"]
