@@ -22,6 +22,8 @@ SEGMENT_KEYS = {
     "loudness",
     "loudness_db",
     "lufs",
+    "lufs_momentary",
+    "lufs_short_term",
     "spectral_centroid",
     "onset_strength",
     "beat_strength",
@@ -111,10 +113,19 @@ def _numbers(value: Any) -> list[float]:
     return []
 
 
+LUFS_KEYS = ("lufs", "lufs_momentary", "lufs_short_term")
+
+
 def test_stereo_is_mixed_to_mono() -> None:
     mono = signals.white_noise(3.0, seed=4)
     stereo = np.stack([mono, mono], axis=1)
-    assert run(stereo) == run(mono)
+    from_stereo, from_mono = run(stereo), run(mono)
+    # Loudness follows BS.1770: channel powers add, so two identical channels read 3.01 LU
+    # above one; everything else comes from the mono mix.
+    for a, b in zip(from_stereo, from_mono, strict=True):
+        for key in LUFS_KEYS:
+            assert a.pop(key) == pytest.approx(b.pop(key) + 3.01, abs=0.011)
+    assert from_stereo == from_mono
 
 
 def test_segments_have_the_contract_keys_and_ranges() -> None:

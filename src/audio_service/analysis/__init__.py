@@ -1,7 +1,8 @@
 """Music analysis: incremental decoding, per-second segments and song-level results.
 
-Importing this package is cheap (numpy, scipy.fft, soundfile); librosa, needed only for filter
-banks, is imported when the first analyzer is built or by :func:`warm_up`.
+Importing this package is cheap (numpy, scipy.fft, soundfile). Nothing on the path of
+``analyze_file`` imports librosa, numba or scipy.signal: the filter banks and the K-weighting
+filters are plain numpy (the tests compare them with librosa and scipy).
 """
 
 from audio_service.analysis.decode import open_audio

@@ -17,8 +17,6 @@ DB_FLOOR = -120.0
 SCALE_RANGE_DB = 60.0
 #: A second quieter than this (RMS, dBFS) counts as silent: no tempo, no indices.
 SILENCE_DB = -60.0
-#: BS.1770 offset between K-weighted mean-square power in dB and LUFS.
-LUFS_OFFSET = -0.691
 #: Onset flux (mean rise of log-mel energy per frame, dB) that maps to 1 - 1/e on 0..1.
 ONSET_SCALE_DB = 2.0
 #: Mel-dB change between consecutive seconds (mean over bands) that counts as full novelty.

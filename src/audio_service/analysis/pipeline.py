@@ -80,9 +80,9 @@ def analyze_file(
 
 
 def warm_up() -> None:
-    """Import librosa and build the filter banks of common sample rates once.
+    """Import the analysis and build the filter banks of common sample rates once.
 
-    Workers call this at start so that the first job does not pay the import (seconds).
+    The job forkserver calls this at start so that every job process inherits them warm.
     """
     import numpy as np
 

@@ -12,12 +12,12 @@ import numpy as np
 
 from audio_service.analysis import features as ft
 from audio_service.analysis import indices
+from audio_service.analysis.loudness import SecondLoudness
 from audio_service.analysis.spectral import (
     BANDS,
     COL_BANDS,
     COL_CENTROID,
     COL_CHROMA,
-    COL_KWEIGHTED,
     COL_MEL,
     COL_TOTAL,
 )
@@ -43,7 +43,6 @@ class Second:
     start: float
     end: float
     loudness_db: float
-    k_power: float  #: mean K-weighted power (BS.1770 weighting, full scale = 1)
     chroma: np.ndarray  #: (12,) sums to 1, zeros in silence
     mel_db: np.ndarray  #: (N_MELS,) dB
     valence: float
@@ -61,6 +60,7 @@ def measure_second(
     tempo_window: np.ndarray,
     frame_rate: float,
     history: list[Second],
+    loudness: SecondLoudness,
 ) -> tuple[Second, Segment]:
     """Measure one second and build its segment.
 
@@ -82,6 +82,8 @@ def measure_second(
         Envelope frames per second (Hz).
     history : list of Second
         The preceding seconds, most recent last (only the last few are read).
+    loudness : SecondLoudness
+        The second's BS.1770 loudness, from the stream's meter.
 
     Returns
     -------
@@ -90,7 +92,7 @@ def measure_second(
     """
     loudness_db = ft.to_db(mean_square)
     silent = loudness_db < ft.SILENCE_DB
-    # One vectorised log for the bands, total, centroid slot (unused) and K-weighted power.
+    # One vectorised log for the bands, total and centroid slot (unused).
     levels = (10.0 * np.log10(np.maximum(mean[: COL_CHROMA.start], ft.POWER_FLOOR))).tolist()
     band_db = levels[COL_BANDS]
     mel = mean[COL_MEL]
@@ -125,7 +127,6 @@ def measure_second(
         start=float(start),
         end=end,
         loudness_db=loudness_db,
-        k_power=float(mean[COL_KWEIGHTED]),
         chroma=chroma,
         mel_db=mel_db,
         valence=float(emotion["valence"]),
@@ -141,7 +142,9 @@ def measure_second(
         "frequencies_db": {b: round(db, 2) for b, db in zip(BANDS, band_db, strict=True)},
         "loudness": round(measures.loudness, 4),
         "loudness_db": round(loudness_db, 2),
-        "lufs": round(max(levels[COL_KWEIGHTED] + ft.LUFS_OFFSET, ft.DB_FLOOR), 2),
+        "lufs": round(loudness.lufs, 2),
+        "lufs_momentary": round(loudness.momentary, 2),
+        "lufs_short_term": round(loudness.short_term, 2),
         "spectral_centroid": round(centroid, 1),
         "onset_strength": round(onset, 4),
         "beat_strength": round(tempo.clarity, 4),

@@ -1,8 +1,8 @@
 """Short-time spectra and the one projection matrix every per-frame feature comes from.
 
 Each frame's power spectrum is multiplied once by a (bins, columns) matrix whose columns are
-the five Hz bands, the total power, the centroid numerator, a K-weighted power, the 12 chroma
-classes and a small mel bank. One BLAS call per block of frames replaces a dozen reductions.
+the five Hz bands, the total power, the centroid numerator, the 12 chroma classes and a small
+mel bank. One BLAS call per block of frames replaces a dozen reductions.
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ MEL_FMAX = 16000.0
 COL_BANDS = slice(0, 5)
 COL_TOTAL = 5
 COL_CENTROID = 6
-COL_KWEIGHTED = 7
-COL_CHROMA = slice(8, 20)
-COL_MEL = slice(20, 20 + N_MELS)
-N_COLUMNS = 20 + N_MELS
+COL_CHROMA = slice(7, 19)
+COL_MEL = slice(19, 19 + N_MELS)
+N_COLUMNS = 19 + N_MELS
 
 
 def frame_length(samplerate: int) -> int:
@@ -40,24 +39,73 @@ def frame_length(samplerate: int) -> int:
     return int(2 ** round(np.log2(samplerate * 0.0464)))
 
 
-def k_weighting_gain(freqs: np.ndarray) -> np.ndarray:
-    """Power gain of the ITU-R BS.1770 K-weighting curve at ``freqs`` (Hz).
+#: Slaney's mel scale (librosa's default): linear below 1 kHz, logarithmic above.
+MEL_LINEAR_HZ = 1000.0
+MEL_HZ_PER_MEL = 200.0 / 3
+MEL_LOG_STEP = np.log(6.4) / 27
+#: Chroma filters (Ellis's chromagram, librosa's defaults): each bin's bump is half as wide
+#: as the bin spacing in semitones, and octaves are weighted by a Gaussian centred on
+#: octave 5 (about 523 Hz) with a two-octave standard deviation.
+CHROMA_CENTRE_OCTAVE = 5.0
+CHROMA_OCTAVE_WIDTH = 2.0
 
-    The two BS.1770 biquads (high-shelf +4 dB around 1.7 kHz, high-pass around 38 Hz) are
-    evaluated in the analogue prototype form, which matches the digital filters to a fraction
-    of a dB below 16 kHz and lets loudness come from the spectrum already computed.
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / MEL_HZ_PER_MEL
+    above = (
+        MEL_LINEAR_HZ / MEL_HZ_PER_MEL + np.log(np.maximum(hz, 1e-9) / MEL_LINEAR_HZ) / MEL_LOG_STEP
+    )
+    return np.where(hz >= MEL_LINEAR_HZ, above, linear)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    linear_end = MEL_LINEAR_HZ / MEL_HZ_PER_MEL
+    above = MEL_LINEAR_HZ * np.exp(MEL_LOG_STEP * (mel - linear_end))
+    return np.where(mel >= linear_end, above, mel * MEL_HZ_PER_MEL)
+
+
+def mel_filters(samplerate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """Triangular mel filters, shape (n_mels, n_fft // 2 + 1), area-normalised (Slaney).
+
+    Equal to ``librosa.filters.mel`` with its defaults (``htk=False``, ``norm="slaney"``):
+    triangles between consecutive points equally spaced in mel, each scaled by
+    2 / its width in Hz so that every filter passes the same energy of white noise.
     """
-    f = np.maximum(np.asarray(freqs, dtype=np.float64), 1e-3)
-    # High-shelf: gain G = +4 dB above f0 = 1681.97 Hz, Q = 0.7072.
-    f0, q, gain_db = 1681.974450955533, 0.7071752369554196, 3.999843853973347
-    g = 10 ** (gain_db / 20)
-    s = 1j * f / f0
-    shelf = (g * s**2 + np.sqrt(g) / q * s + 1) / (s**2 + s / q + 1)
-    # High-pass: f1 = 38.13 Hz, Q = 0.5003.
-    f1, q1 = 38.13547087602444, 0.5003270373238773
-    s1 = 1j * f / f1
-    highpass = s1**2 / (s1**2 + s1 / q1 + 1)
-    return np.asarray(np.abs(shelf * highpass) ** 2)
+    bins = np.arange(n_fft // 2 + 1) * samplerate / n_fft
+    edges = _mel_to_hz(
+        np.linspace(_hz_to_mel(np.array(fmin)), _hz_to_mel(np.array(fmax)), n_mels + 2)
+    )
+    widths = np.diff(edges)
+    offsets = edges[:, None] - bins[None, :]
+    rising = -offsets[:-2] / widths[:-1, None]
+    falling = offsets[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def chroma_filters(samplerate: int, n_fft: int) -> np.ndarray:
+    """Chroma filters, shape (12, n_fft // 2 + 1), rows C, C#, ... B.
+
+    Equal to ``librosa.filters.chroma`` with its defaults (A4 = 440 Hz): each FFT bin spreads
+    over the pitch classes as a Gaussian around its own (fractional) pitch class, the columns
+    are normalised to unit length, then weighted by the octave Gaussian.
+    """
+    freqs = np.arange(1, n_fft) * samplerate / n_fft
+    # Pitch in semitones above A0 / 16 (C-ish reference of librosa's octave numbering).
+    pitch = 12 * np.log2(freqs / (440.0 / 16))
+    pitch = np.concatenate(([pitch[0] - 18.0], pitch))  # the DC bin: 1.5 octaves below bin 1
+    widths = np.concatenate((np.maximum(np.diff(pitch), 1.0), [1.0]))
+    distance = pitch[None, :] - np.arange(12.0)[:, None]
+    distance = np.remainder(distance + 6 + 120, 12) - 6
+    weights = np.exp(-0.5 * (2 * distance / widths[None, :]) ** 2)
+    weights /= np.sqrt(np.sum(weights**2, axis=0, keepdims=True))
+    octave = pitch / 12
+    weights *= np.exp(-0.5 * ((octave - CHROMA_CENTRE_OCTAVE) / CHROMA_OCTAVE_WIDTH) ** 2)
+    # Rows start at A; roll so that they start at C.
+    weights = np.roll(weights, -3, axis=0)
+    return np.ascontiguousarray(weights[:, : n_fft // 2 + 1], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -79,8 +127,6 @@ class Projection:
 @lru_cache(maxsize=8)
 def projection(samplerate: int) -> Projection:
     """Build (once per sample rate) the window and the feature projection matrix."""
-    import librosa.filters
-
     n_fft = frame_length(samplerate)
     n_bins = n_fft // 2 + 1
     freqs = np.arange(n_bins) * samplerate / n_fft
@@ -98,11 +144,9 @@ def projection(samplerate: int) -> Projection:
         matrix[:, column] = (freqs >= low) & (freqs < high)
     matrix[:, COL_TOTAL] = 1.0
     matrix[:, COL_CENTROID] = freqs
-    matrix[:, COL_KWEIGHTED] = k_weighting_gain(freqs)
-    matrix[:, COL_CHROMA] = librosa.filters.chroma(sr=samplerate, n_fft=n_fft).T
+    matrix[:, COL_CHROMA] = chroma_filters(samplerate, n_fft).T
     fmax = min(MEL_FMAX, samplerate / 2)
-    mel = librosa.filters.mel(sr=samplerate, n_fft=n_fft, n_mels=N_MELS, fmin=MEL_FMIN, fmax=fmax)
-    matrix[:, COL_MEL] = mel.T
+    matrix[:, COL_MEL] = mel_filters(samplerate, n_fft, N_MELS, MEL_FMIN, fmax).T
     matrix *= weights[:, None]
     return Projection(
         samplerate=samplerate,
@@ -123,7 +167,7 @@ def frame_features(frames: np.ndarray, proj: Projection, *, out: np.ndarray) -> 
     proj : Projection
     out : np.ndarray, shape (n_frames, N_COLUMNS), float32
         Receives band powers and total power (mean-square, full scale = 1), the centroid numerator
-        (Hz x power), K-weighted power, chroma energies and mel energies.
+        (Hz x power), chroma energies and mel energies.
     """
     spectrum = scipy.fft.rfft(frames * proj.window, axis=1)
     # |X| then an in-place square measured fastest of the ways to get |X|^2 from complex64.

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from audio_service.protocol import Analysis, Segment
 
 BAR_WIDTH = 30
+#: The analysis runs on one thread, as in a job process (jobs/runner.py sets the same): the
+#: BLAS pools only add start-up time, memory and, for its small products, contention.
+THREAD_POOL_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -115,6 +118,9 @@ def summary_lines(name: str, analysis: Analysis) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Before numpy is first imported: the pools are sized when it loads.
+    for name in THREAD_POOL_VARIABLES:
+        os.environ.setdefault(name, "1")
     from audio_service.errors import ServiceError
 
     with _quiet_native_stderr() as err:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from audio_service.config import get_settings
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("serve", help="run the API + Socket.IO server")
@@ -16,8 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, as settings are (pydantic): `audio-service analyze` needs neither, and
+    # its start-up is part of its wall time.
     import uvicorn
 
+    from audio_service.config import get_settings
     from audio_service.main import create_app
     from audio_service.websocket.server import MAX_CLIENT_MESSAGE_BYTES
 

@@ -10,8 +10,6 @@ import signal
 import socket
 import sys
 
-from audio_service.config import get_settings
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("worker", help="run an analysis worker (needs REDIS_URL)")
@@ -20,6 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: settings (pydantic) are not needed by `audio-service analyze`, whose
+    # start-up is part of its wall time.
+    from audio_service.config import get_settings
+
     settings = get_settings()
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -37,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _work(name: str) -> None:
     from audio_service.backends import create_backend
+    from audio_service.config import get_settings
     from audio_service.jobs.runner import JobRunner
     from audio_service.jobs.service import JobService
 

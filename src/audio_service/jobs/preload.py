@@ -1,7 +1,7 @@
 """Imported once by the job forkserver so that every job process starts warm.
 
-Importing this module warms the analysis (librosa's filter banks, numba's JIT); forked
-job processes inherit the result instead of paying seconds each.
+Importing this module warms the analysis (its modules and filter banks); forked job
+processes inherit the result instead of paying for it each.
 """
 
 from audio_service.analysis import warm_up
