@@ -23,8 +23,9 @@ import numpy as np
 #: Samples per chunk: the Toeplitz product costs 2 x CHUNK flops per sample, the per-chunk
 #: bookkeeping falls as 1 / CHUNK; 64 measured fastest (32 and 128 about 1.5x slower).
 CHUNK = 64
-#: Largest |q|^-k the weighted cumulative sum may reach (e^345 ~ 1e150, far from overflow).
-LOG_RANGE = 345.0
+#: Largest |q|^-k the weighted cumulative sum may reach: e^600 ~ 1e260 leaves 1e48 of
+#: headroom below float64 overflow for the values it multiplies.
+LOG_RANGE = 600.0
 #: Longest piece of that cumulative sum, in chunks (a 65,536-sample block has 1,024).
 MAX_PIECE = 1 << 16
 
@@ -109,7 +110,7 @@ def _first_order(u: np.ndarray, growth: np.ndarray, start: np.ndarray) -> np.nda
     ``growth`` holds ``q^k`` for one piece. ``s[k] = q^k (q s[-1] + sum_{m<=k} q^-m u[m])``:
     a cumulative sum, taken in pieces short enough that ``|q|^-k`` stays within
     ``e^LOG_RANGE``. From one piece to the next the carry is multiplied by ``|q|^piece``,
-    ``e^-LOG_RANGE`` (1e-150) when there are several pieces, so one step of it is exact to
+    ``e^-LOG_RANGE`` (1e-260) when there are several pieces, so one step of it is exact to
     rounding.
     """
     channels, count = u.shape

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -163,15 +164,19 @@ class LoudnessMeter:
             return
         if self._state is None:
             self._state = self._filter.initial_state(data.shape[1])
-            self._weights = channel_weights(data.shape[1]).astype(np.float32)
+            self._weights = channel_weights(data.shape[1])
         x = np.ascontiguousarray(data.T)
-        peak = float(np.max(np.abs(x)))
-        if not peak <= MAX_SAMPLE:
-            # A damaged file's NaN or inf would stay in the filter state for good (the stream
-            # cleans its mono mix by the same rule).
+        with np.errstate(all="ignore"):
+            y, state = self._filter.process(x, self._state)
+            pieces, partial = self._step_energies(y)
+        if not (math.isfinite(partial) and all(map(math.isfinite, pieces))):
+            # A damaged file's NaN, inf or absurd values would stay in the filter state for
+            # good: cleaned as the stream cleans its mono mix, then measured again.
             x = np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -MAX_SAMPLE, MAX_SAMPLE)
-        power, self._state = self._weighted_power(x)
-        self._add_steps(power)
+            y, state = self._filter.process(x, self._state)
+            pieces, partial = self._step_energies(y)
+        self._state = state
+        self._close_steps(pieces, partial, len(data))
 
     def finish(self) -> None:
         """Close the last, partial step (it counts for momentary and short-term only)."""
@@ -213,34 +218,43 @@ class LoudnessMeter:
         """Integrated loudness (gated, BS.1770-4) of [start, end] seconds, LUFS."""
         return integrated_loudness(self.block_powers(start, end))
 
-    def _weighted_power(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        assert self._state is not None
-        y, state = self._filter.process(x, self._state)
-        y *= y
-        return self._weights @ y, state
-
     def _boundary(self, step: int) -> int:
         """First sample of ``step``: steps are 100 ms rounded down to whole samples."""
         return step * self.samplerate // STEPS_PER_SECOND
 
-    def _add_steps(self, power: np.ndarray) -> None:
-        """Split per-sample power at step boundaries; close every step that is complete."""
-        start, end = self._position, self._position + len(power)
-        cuts = []
+    def _step_energies(self, y: np.ndarray) -> tuple[list[float], float]:
+        """Weighted sums of squares of ``y`` (channels, n) between step boundaries.
+
+        Returns the sums of the steps the block completes (the first one including the
+        part pushed before) and of the part after the last boundary. Each piece and
+        channel is one BLAS dot product: no squared copy of the block.
+        """
+        start, end = self._position, self._position + y.shape[1]
+        edges = [0]
         step = self._steps + 1
         while self._boundary(step) <= end:
-            cuts.append(self._boundary(step) - start)
+            edges.append(self._boundary(step) - start)
             step += 1
-        if cuts:
-            pieces = np.add.reduceat(power[: cuts[-1]], [0, *cuts[:-1]], dtype=np.float64)
+        edges.append(y.shape[1])
+        weights = self._weights.tolist()
+        sums = [
+            sum(
+                w * float(np.dot(row[lo:hi], row[lo:hi])) for w, row in zip(weights, y, strict=True)
+            )
+            for lo, hi in itertools.pairwise(edges)
+        ]
+        return sums[:-1], sums[-1]
+
+    def _close_steps(self, pieces: list[float], partial: float, samples: int) -> None:
+        if pieces:
             pieces[0] += self._partial
-            for piece in pieces.tolist():
+            for piece in pieces:
                 self._append(piece, self._boundary(self._steps + 1) - self._boundary(self._steps))
                 self._full_steps += 1
-            self._partial = float(power[cuts[-1] :].sum(dtype=np.float64))
+            self._partial = partial
         else:
-            self._partial += float(power.sum(dtype=np.float64))
-        self._position = end
+            self._partial += partial
+        self._position += samples
 
     def _append(self, total: float, count: int) -> None:
         if self._steps == len(self._sums):
