@@ -143,9 +143,10 @@ class LoudnessMeter:
         self._state: np.ndarray | None = None
         self._weights = np.ones(1)
         self._position = 0
-        # Weighted sum of squares and sample count of each closed 100 ms step.
-        self._sums = np.zeros(1024)
-        self._counts = np.zeros(1024)
+        # Weighted sum of squares and sample count of each closed 100 ms step (lists: the
+        # per-second windows sum a few of them, which is faster on floats than on arrays).
+        self._sums: list[float] = []
+        self._counts: list[int] = []
         self._steps = 0
         self._full_steps = 0
         self._partial = 0.0
@@ -165,7 +166,7 @@ class LoudnessMeter:
         if self._state is None:
             self._state = self._filter.initial_state(data.shape[1])
             self._weights = channel_weights(data.shape[1])
-        x = np.ascontiguousarray(data.T)
+        x = np.ascontiguousarray(data)
         with np.errstate(all="ignore"):
             y, state = self._filter.process(x, self._state)
             pieces, partial = self._step_energies(y)
@@ -208,7 +209,7 @@ class LoudnessMeter:
         if last - first < BLOCK_STEPS:
             return np.zeros(0)
         sums = np.concatenate(([0.0], np.cumsum(self._sums[first:last])))
-        counts = np.concatenate(([0.0], np.cumsum(self._counts[first:last])))
+        counts = np.concatenate(([0], np.cumsum(self._counts[first:last])))
         powers: np.ndarray = (sums[BLOCK_STEPS:] - sums[:-BLOCK_STEPS]) / (
             counts[BLOCK_STEPS:] - counts[:-BLOCK_STEPS]
         )
@@ -257,17 +258,14 @@ class LoudnessMeter:
         self._position += samples
 
     def _append(self, total: float, count: int) -> None:
-        if self._steps == len(self._sums):
-            self._sums = np.concatenate((self._sums, np.zeros_like(self._sums)))
-            self._counts = np.concatenate((self._counts, np.zeros_like(self._counts)))
-        self._sums[self._steps] = total
-        self._counts[self._steps] = count
+        self._sums.append(total)
+        self._counts.append(count)
         self._steps += 1
 
     def _window(self, lo: int, hi: int) -> float:
         lo = max(lo, 0)
-        count = float(self._counts[lo:hi].sum())
-        return to_lufs(float(self._sums[lo:hi].sum()) / count) if count else DB_FLOOR
+        count = sum(self._counts[lo:hi])
+        return to_lufs(sum(self._sums[lo:hi]) / count) if count else DB_FLOOR
 
 
 def loudness(signal: np.ndarray, samplerate: int) -> float:
