@@ -36,6 +36,9 @@ class JobRecord:
     duration: float | None = None
     error_code: str | None = None
     error_message: str | None = None
+    #: Claims of the job by workers so far. The latest claim's number is its fence: the
+    #: back-end refuses appends that carry an older one (see ``EventLog.append``).
+    attempts: int = 0
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

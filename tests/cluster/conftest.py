@@ -76,3 +76,16 @@ def worker_holding(redis_url: str, prefix: str, workers: list[ServiceProcess]) -
 async def health(node: ServiceProcess) -> int:
     async with httpx.AsyncClient(timeout=10) as http:
         return (await http.get(node.url + "/health")).status_code
+
+
+def wait_for_workers(workers: list[ServiceProcess], timeout: float = 120) -> None:
+    """Until every worker is warm and asks for work, so that a test's clock can start.
+
+    A worker warms its forkserver (librosa, numba) first: a few seconds at rest, much
+    longer on a loaded machine. It says "ready" in its log at level INFO.
+    """
+    deadline = time.monotonic() + timeout
+    while not all(" ready" in worker.output() for worker in workers):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"workers not ready in {timeout}s (run them with LOG_LEVEL=INFO)")
+        time.sleep(0.1)

@@ -8,22 +8,31 @@ Seeded and bounded: 20 jobs, 50 clients, a few seconds per back-end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import random
+import secrets
+import signal
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import redis
 import soundfile as sf
 from websockets.exceptions import ConnectionClosed
 
+from audio_service.backends.keys import QUEUE_GROUP, Keys
+from tests.cluster.conftest import wait_for_workers, worker_holding
+from tests.conftest import delete_prefix
 from tests.hardening.conftest import DELIVERY, job_end
 from tests.hardening.rawsocket import RawSocket
 from tests.support.client import upload
-from tests.support.server import ServiceProcess
+from tests.support.server import ServiceProcess, run_server, run_worker
 
 SEED = 20261125
 JOBS = 20
@@ -32,6 +41,8 @@ CLIENTS = 50
 DEADLINE_SECONDS = 60.0
 TERMINAL = ("complete", "error")
 JOB_EVENTS = ("progress", "chunk", "complete", "error")
+#: Reclaim time of the stalled-worker case: its worker is stopped for 2.5 times this long.
+STALL_RECLAIM_SECONDS = 2.0
 
 
 @dataclass
@@ -142,23 +153,49 @@ async def _reference(url: str, job_id: str) -> list[tuple[str, dict[str, Any]]]:
     return client.received[job_id]
 
 
-async def _jobs(server: ServiceProcess, tmp: Path, rng: np.random.Generator) -> list[str]:
+def _reclaimed_from(redis_url: str, prefix: str, worker: ServiceProcess, timeout: float) -> None:
+    """Wait until another worker holds one of ``worker``'s jobs (the reclaim happened)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        queue = Keys(prefix).queue
+
+        def owners() -> dict[bytes, bytes]:
+            pending = client.xpending_range(queue, QUEUE_GROUP, "-", "+", 100)
+            return {entry["message_id"]: entry["consumer"] for entry in pending}
+
+        mine = [e for e, c in owners().items() if c.decode().endswith(f"-{worker.process.pid}")]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = owners()
+            if any(
+                e in now and not now[e].decode().endswith(f"-{worker.process.pid}") for e in mine
+            ):
+                return
+            time.sleep(0.05)
+        raise AssertionError("no job of the stalled worker was reclaimed")
+    finally:
+        client.close()
+
+
+async def _jobs(url: str, tmp: Path, rng: np.random.Generator) -> list[str]:
     paths = []
     for i in range(JOBS):
         path = tmp / f"job{i}.wav"
         seconds = float(rng.uniform(4.0, 12.0))
         sf.write(path, 0.2 * rng.standard_normal(int(seconds * 8000)), 8000)
         paths.append(path)
-    responses = [await upload(server.url, path) for path in paths]
+    responses = [await upload(url, path) for path in paths]
     return [r.json()["job_id"] for r in responses]
 
 
-async def test_chaos_every_client_gets_every_event_exactly_once_in_order(
-    delivery: ServiceProcess, tmp_path: Path
-) -> None:
+async def _chaos(
+    url: str, tmp: Path, fault: Callable[[list[str]], Awaitable[None]] | None = None
+) -> tuple[Stats, list[ChaosClient], dict[str, list[tuple[str, dict[str, Any]]]]]:
+    """Run the clients against the server at ``url`` (and ``fault`` beside them, given the
+    job ids); return the statistics, the clients and every job's reference log."""
     rng = random.Random(SEED)
     started = time.monotonic()
-    jobs = await _jobs(delivery, tmp_path, np.random.default_rng(SEED))
+    jobs = await _jobs(url, tmp, np.random.default_rng(SEED))
     stats = Stats()
     clients = [
         ChaosClient(
@@ -169,18 +206,17 @@ async def test_chaos_every_client_gets_every_event_exactly_once_in_order(
         )
         for n in range(CLIENTS)
     ]
-    await asyncio.wait_for(
-        asyncio.gather(*(c.run(delivery.url) for c in clients)), DEADLINE_SECONDS
-    )
+    running = [c.run(url) for c in clients] + ([fault(jobs)] if fault else [])
+    await asyncio.wait_for(asyncio.gather(*running), DEADLINE_SECONDS)
     for job_id in jobs:
-        await job_end(delivery.url, job_id)
-    references = {job_id: await _reference(delivery.url, job_id) for job_id in jobs}
+        await job_end(url, job_id)
+    references = {job_id: await _reference(url, job_id) for job_id in jobs}
     elapsed = time.monotonic() - started
 
     followed = sum(len(c.jobs) for c in clients)
     delivered = sum(len(events) for c in clients for events in c.received.values())
     print(
-        f"\nchaos ({delivery.url}): {JOBS} jobs ({sum(map(len, references.values()))} events), "
+        f"\nchaos ({url}): {JOBS} jobs ({sum(map(len, references.values()))} events), "
         f"{CLIENTS} clients following {followed} job streams, {stats.connections} "
         f"connections, {stats.graceful} graceful and {stats.aborted} aborted disconnects, "
         f"{stats.mid_replay} of them mid-replay, {stats.resumes} resumes with last_seq>0, "
@@ -192,3 +228,56 @@ async def test_chaos_every_client_gets_every_event_exactly_once_in_order(
         for job_id in client.jobs:
             assert client.received[job_id] == references[job_id], (client.number, job_id)
     assert stats.mid_replay > 0 and stats.resumes > 0 and stats.aborted > 0
+    return stats, clients, references
+
+
+async def test_chaos_every_client_gets_every_event_exactly_once_in_order(
+    delivery: ServiceProcess, tmp_path: Path
+) -> None:
+    await _chaos(delivery.url, tmp_path)
+
+
+async def test_chaos_with_a_worker_that_stalls_and_wakes_up(redis_url: str, tmp_path: Path) -> None:
+    """Two workers; the one holding jobs is stopped (SIGSTOP) until the other has reclaimed
+    them, then resumed. No log may gain a duplicate or a gap: 0 lost, 0 duplicated, 0 out
+    of order, for the clients and in the logs themselves."""
+    settings = DELIVERY | {
+        "stream_pace_seconds": 0.2,
+        "job_reclaim_seconds": STALL_RECLAIM_SECONDS,
+        "log_level": "INFO",
+        "redis_url": redis_url,
+        "redis_prefix": f"test-{secrets.token_hex(4)}",
+    }
+    stops: list[float] = []
+    with contextlib.ExitStack() as stack:
+        stack.callback(delete_prefix, redis_url, str(settings["redis_prefix"]))
+        server = stack.enter_context(run_server(tmp_path, **settings))
+        workers = [stack.enter_context(run_worker(tmp_path, **settings)) for _ in range(2)]
+        await asyncio.to_thread(wait_for_workers, workers)
+
+        async def stall(jobs: list[str]) -> None:
+            await asyncio.sleep(1.5)  # jobs are streaming by then
+            prefix = str(settings["redis_prefix"])
+            victim = await asyncio.to_thread(worker_holding, redis_url, prefix, workers)
+            os.killpg(victim.process.pid, signal.SIGSTOP)
+            stops.append(time.monotonic())
+            try:
+                # Wake it while the other worker is still streaming a job it took over:
+                # the woken worker's backlog of reported chunks then meets an open log.
+                await asyncio.to_thread(_reclaimed_from, redis_url, prefix, victim, 30)
+                await asyncio.sleep(0.3)
+            finally:
+                os.killpg(victim.process.pid, signal.SIGCONT)
+
+        _, _, references = await _chaos(server.url, tmp_path, stall)
+    assert stops, "no worker was stalled"
+    retried = 0
+    for job_id, events in references.items():
+        assert [data["seq"] for _, data in events] == list(range(1, len(events) + 1)), job_id
+        stamps = [data["timestamp"] for name, data in events if name == "chunk"]
+        assert stamps == sorted(set(stamps)), f"{job_id}: duplicated or reordered {stamps}"
+        assert [name for name, _ in events].count("complete") == 1, job_id
+        assert events[-1][0] == "complete", job_id
+        retried += any("retrying" in data.get("message", "") for _, data in events)
+    print(f"jobs retried after the stall: {retried}")
+    assert retried > 0, "the stall reclaimed no job: the test proved nothing"

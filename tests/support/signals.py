@@ -116,3 +116,59 @@ def chord_progression(
 def write(path: Path, audio: np.ndarray, *, sr: int = SR, **kwargs: object) -> Path:
     sf.write(path, audio, sr, **kwargs)
     return path
+
+
+def _noise_hit(seconds: float, decay: float, *, sr: int, seed: int, highpass: bool) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    noise = np.random.default_rng(seed).standard_normal(len(t))
+    if highpass:
+        noise = np.diff(noise, prepend=0.0)  # tilts the spectrum up, as a hi-hat's is
+    return noise * np.exp(-t / decay)
+
+
+def drum_pattern(
+    bpm: float, seconds: float, pattern: dict[str, list[float]], *, sr: int = SR, seed: int = 0
+) -> np.ndarray:
+    """A one-bar drum loop repeated: ``pattern`` maps "kick", "snare", "hat" to the beat
+    positions (0-based, fractions allowed) of their hits within a 4-beat bar."""
+    out = np.zeros(int(seconds * sr) + sr)
+    sounds = {
+        "kick": _kick(sr),
+        "snare": 0.25 * _noise_hit(0.15, 0.04, sr=sr, seed=1, highpass=False)
+        + 0.3
+        * np.sin(2 * np.pi * 190 * np.arange(int(0.15 * sr)) / sr)
+        * np.exp(-np.arange(int(0.15 * sr)) / sr / 0.03),
+        "hat": 0.08 * _noise_hit(0.05, 0.01, sr=sr, seed=2, highpass=True),
+    }
+    beat = 60.0 / bpm
+    bar = 0.0
+    while bar < seconds:
+        for name, positions in pattern.items():
+            for position in positions:
+                i = round((bar + position * beat) * sr)
+                if i < int(seconds * sr):
+                    out[i : i + len(sounds[name])] += sounds[name][: len(out) - i]
+        bar += 4 * beat
+    out = out[: int(seconds * sr)]
+    out += 0.003 * np.random.default_rng(seed).standard_normal(len(out))
+    return out.astype(np.float32)
+
+
+def legato_chords(
+    key: str, bpm: float, seconds: float, *, beats_per_chord: int = 1, sr: int = SR
+) -> np.ndarray:
+    """Sustained organ-like chords (no attack transient, 60 ms rise) changing with the beat:
+    I-vi-IV-V in a major key, no percussion."""
+    tonic = 60 + NOTE_INDEX[key]
+    chords = [(0, 4, 7), (-3, 0, 4), (-7, -3, 0), (-5, -1, 2)]
+    length = beats_per_chord * 60.0 / bpm
+    n = int(length * sr)
+    t = np.arange(n) / sr
+    ramp = np.minimum(1.0, t / 0.06) * np.minimum(1.0, (length - t) / 0.02)
+    parts, i = [], 0
+    while len(parts) * length < seconds:
+        notes = [tonic + step for step in chords[i % 4]] + [tonic - 12 + chords[i % 4][0]]
+        wave = sum(np.sin(2 * np.pi * hz(note) * k * t) / k for note in notes for k in range(1, 6))
+        parts.append(0.05 * wave * ramp)
+        i += 1
+    return np.concatenate(parts)[: int(seconds * sr)].astype(np.float32)

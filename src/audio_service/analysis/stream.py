@@ -13,15 +13,11 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from audio_service.analysis import onsets
 from audio_service.analysis.loudness import LoudnessMeter
-from audio_service.analysis.segment import (
-    LOGMEL_FLOOR_POWER,
-    TEMPO_WINDOW_SECONDS,
-    Second,
-    measure_second,
-)
+from audio_service.analysis.segment import TEMPO_WINDOW_SECONDS, Second, measure_second
 from audio_service.analysis.source import check_format
-from audio_service.analysis.spectral import COL_MEL, N_COLUMNS, frame_features, projection
+from audio_service.analysis.spectral import N_COLUMNS, frame_features, projection
 from audio_service.protocol import Analysis, Segment
 
 #: Frames per FFT batch: (64, 2048) float32 frames and their spectra stay in L2 cache
@@ -50,8 +46,8 @@ class StreamingAnalyzer:
         self._frames_done = 0
         self._samples = 0
         self._energy: list[float] = []
-        self._onset = np.zeros(4096, dtype=np.float32)
-        self._prev_logmel: np.ndarray | None = None
+        self._log = np.zeros((4096, onsets.N_LOG_COLUMNS), dtype=np.float32)
+        self._prev_levels: np.ndarray | None = None
         self._current = 0
         self._first_frame = [0]
         self._acc = np.zeros(N_COLUMNS)
@@ -72,7 +68,15 @@ class StreamingAnalyzer:
     @property
     def onset_envelope(self) -> np.ndarray:
         """Onset flux per frame so far, shape (n_frames,), dB; frames at ``frame_rate``."""
-        return self._onset[: self._frames_done]
+        return self._log[: self._frames_done, onsets.PERCUSSIVE]
+
+    @property
+    def frame_log(self) -> np.ndarray:
+        """Per-frame onset envelopes, level and chroma so far, shape (n_frames, 16).
+
+        Columns as in :func:`onsets.frame_log`; frames at ``frame_rate``.
+        """
+        return self._log[: self._frames_done]
 
     @property
     def loudness(self) -> LoudnessMeter:
@@ -185,25 +189,22 @@ class StreamingAnalyzer:
         for start in range(0, count, CHUNK_FRAMES):
             stop = min(count, start + CHUNK_FRAMES)
             frame_features(frames[start:stop], self._proj, out=feats[start:stop])
-        self._flux(feats[:, COL_MEL])
+        self._record(feats)
         out = self._accumulate(feats)
         self._buffer = self._buffer[count * hop :]
         return out
 
-    def _flux(self, mel: np.ndarray) -> None:
-        """Append the log-mel spectral flux of new frames to the onset envelope.
-
-        Flux of a frame = mean over mel bands of the rise in dB since the previous frame.
-        """
-        logmel = 10.0 * np.log10(np.maximum(mel, LOGMEL_FLOOR_POWER))
-        previous = logmel[:1] if self._prev_logmel is None else self._prev_logmel[None]
-        self._prev_logmel = logmel[-1]
-        rise = np.diff(logmel, axis=0, prepend=previous)
-        np.maximum(rise, 0.0, out=rise)
-        end = self._frames_done + len(rise)
-        while end > len(self._onset):
-            self._onset = np.concatenate((self._onset, np.zeros_like(self._onset)))
-        self._onset[self._frames_done : end] = rise.mean(axis=1)
+    def _record(self, feats: np.ndarray) -> None:
+        """Append the new frames' onset envelopes, level and chroma to the frame log."""
+        levels = onsets.log_levels(feats)
+        if self._prev_levels is None:
+            self._prev_levels = np.repeat(levels[:1], onsets.HARMONIC_LAG, axis=0)
+        previous = self._prev_levels
+        self._prev_levels = np.concatenate((previous, levels))[-onsets.HARMONIC_LAG :]
+        end = self._frames_done + len(feats)
+        while end > len(self._log):
+            self._log = np.concatenate((self._log, np.zeros_like(self._log)))
+        self._log[self._frames_done : end] = onsets.frame_log(feats, levels, previous)
 
     def _accumulate(self, feats: np.ndarray) -> list[Segment]:
         """Add frames to their seconds; close every second whose frames are all in."""
@@ -234,8 +235,8 @@ class StreamingAnalyzer:
             min(s + 1.0, self._samples / sr),
             mean=self._acc / max(self._acc_frames, 1),
             mean_square=self._energy[s] / max(min(sr, self._samples - s * sr), 1),
-            flux=self._onset[start_frame:end_frame],
-            tempo_window=self._onset[window_start:end_frame],
+            flux=self._log[start_frame:end_frame, onsets.PERCUSSIVE],
+            tempo_window=self._log[window_start:end_frame, onsets.PERCUSSIVE],
             frame_rate=self._proj.frame_rate,
             history=self._seconds,
             loudness=self._meter.second(s),

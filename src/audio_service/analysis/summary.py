@@ -9,16 +9,16 @@ import numpy as np
 from audio_service.analysis import features as ft
 from audio_service.analysis import indices
 from audio_service.analysis.loudness import LoudnessMeter
+from audio_service.analysis.rhythm import NO_RHYTHM, analyse_rhythm
 from audio_service.analysis.sections import find_sections
 from audio_service.analysis.segment import Second
-from audio_service.analysis.tempo import NO_TEMPO, estimate_tempo
 from audio_service.analysis.tonal import estimate_key
 from audio_service.protocol import Analysis
 
-#: Global tempo refines its period with up to this many lag multiples (long envelope).
-GLOBAL_TEMPO_HARMONICS = 8
 #: Audible seconds needed before a song-level tempo is reported.
 MIN_GLOBAL_TEMPO_SECONDS = 4.0
+#: Below this music likelihood no key is reported (noise, speech, a sine).
+NO_KEY_LIKELIHOOD = 0.1
 #: Units of "a clear difference" for section finding: mel-band level (dB) and chroma share.
 SECTION_TIMBRE_DB = 6.0
 SECTION_CHROMA_SHARE = 0.05
@@ -39,11 +39,30 @@ class Finished(Protocol):
     @property
     def seconds(self) -> list[Second]: ...
     @property
-    def onset_envelope(self) -> np.ndarray: ...
+    def frame_log(self) -> np.ndarray: ...
     @property
     def frame_rate(self) -> float: ...
     @property
     def loudness(self) -> LoudnessMeter: ...
+
+
+def music_likelihood(pulse: float, tonality: float, noisiness: float) -> float:
+    """How much a track sounds like music rather than speech, noise or a held sound, 0..1.
+
+    A clear, steady pulse is the strongest sign (speech and noise have onsets but no
+    period); tonal clarity adds a little, held tones and pads having it without a pulse.
+
+    Parameters
+    ----------
+    pulse : float
+        Song tempo confidence, 0..1.
+    tonality : float
+        Best key-profile correlation of the song's chroma, 0..1.
+    noisiness : float
+        Mean spectral flatness of the audible seconds, 0..1.
+    """
+    value = pulse * (0.6 + 0.4 * tonality) + 0.2 * tonality * (1.0 - noisiness)
+    return min(1.0, max(0.0, value))
 
 
 def summarize(analyzer: Finished) -> Analysis:
@@ -52,14 +71,21 @@ def summarize(analyzer: Finished) -> Analysis:
     duration = analyzer.samples / analyzer.samplerate
     audible = [s for s in seconds if not s.silent]
 
-    tempo = NO_TEMPO
+    rhythm = NO_RHYTHM
     if sum(s.end - s.start for s in audible) >= MIN_GLOBAL_TEMPO_SECONDS:
-        tempo = estimate_tempo(
-            analyzer.onset_envelope,
-            frame_rate=analyzer.frame_rate,
-            harmonics=GLOBAL_TEMPO_HARMONICS,
-        )
+        rhythm = analyse_rhythm(analyzer.frame_log, frame_rate=analyzer.frame_rate)
     key = estimate_key(np.sum([s.chroma for s in audible], axis=0)) if audible else None
+    noisiness = (
+        float(np.mean([ft.flatness(10 ** (s.mel_db / 10), s.mel_db) for s in audible]))
+        if audible
+        else 1.0
+    )
+    likelihood = music_likelihood(rhythm.confidence, key.clarity if key else 0.0, noisiness)
+    if key is not None and likelihood < NO_KEY_LIKELIHOOD:
+        key = None
+    # A key is a property of music: without a pulse or clear tonality, say so in its
+    # confidence (a pad has pitch classes, but nothing establishes which one is home).
+    key_confidence = key.confidence * min(1.0, likelihood / 0.5) if key else 0.0
 
     lengths = np.array([s.end - s.start for s in seconds])
     levels = np.array([s.loudness_db for s in seconds])
@@ -89,12 +115,17 @@ def summarize(analyzer: Finished) -> Analysis:
     return {
         "duration": round(duration, 6),
         "tempo": {
-            "bpm": None if tempo.bpm is None else round(tempo.bpm, 2),
-            "confidence": round(tempo.confidence, 4),
+            "bpm": None if rhythm.bpm is None else round(rhythm.bpm, 2),
+            "confidence": round(rhythm.confidence, 4),
         },
+        "tempo_curve": [{"time": round(t, 3), "bpm": round(b, 2)} for t, b in rhythm.curve],
+        "beats": [round(t, 3) for t in rhythm.beats],
+        "downbeats": [round(t, 3) for t in rhythm.downbeats],
+        "time_signature": rhythm.beats_per_bar,
         "key": key.key if key else None,
         "mode": key.mode if key else None,
-        "key_confidence": round(key.confidence, 4) if key else 0.0,
+        "key_confidence": round(key_confidence, 4),
+        "music_likelihood": round(likelihood, 4),
         "loudness": round(ft.level_scale(loudness_db), 4),
         "loudness_db": round(loudness_db, 2),
         "lufs": round(analyzer.loudness.integrated(), 2),

@@ -40,11 +40,15 @@ class EventLog(ABC):
     """Per-job, append-only, numbered event log: the source of truth for delivery."""
 
     @abstractmethod
-    async def append(self, job_id: str, name: str, data: str, *, final: bool = False) -> int | None:
+    async def append(
+        self, job_id: str, name: str, data: str, *, final: bool = False, fence: int = 0
+    ) -> int | None:
         """Append one event and return its seq (1, 2, 3, ...).
 
         ``final`` closes the log. Returns ``None``, appending nothing, once the log is closed:
-        that is how a cancelled job's runner learns to stop, race-free.
+        that is how a cancelled job's runner learns to stop, race-free. ``fence`` is the
+        writer's :attr:`Claim.fence` (0: a writer without a claim, such as the API); a
+        writer whose claim was superseded by a newer one is refused the same way.
         """
 
     @abstractmethod
@@ -75,6 +79,9 @@ class Claim:
     attempt: int
     #: Back-end specific handle (a stream entry id for Redis).
     handle: str = ""
+    #: This claim's number among the job's claims (its record's ``attempts`` once claimed):
+    #: the fencing token its appends carry. 0 when the job no longer exists.
+    fence: int = 0
 
 
 class JobQueue(ABC):
@@ -86,8 +93,12 @@ class JobQueue(ABC):
         """Take the next job (or one whose worker died), waiting up to ``timeout`` seconds."""
 
     @abstractmethod
-    async def keepalive(self, claim: Claim) -> None:
-        """Tell the queue the claim's worker is alive and still on it."""
+    async def keepalive(self, claim: Claim) -> bool:
+        """Tell the queue the claim's worker is alive and still on it.
+
+        False when the job is no longer the claim's (another worker reclaimed it): the
+        caller must stop working on it at once.
+        """
 
     @abstractmethod
     async def done(self, claim: Claim) -> None: ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 #: Append one event to a job's log. Returns its seq, or nil when the log is closed.
 #:
-#: KEYS: log stream, job hash. ARGV: name, data, token, final ("1"/"0"), TTL (ms).
+#: KEYS: log stream, job hash. ARGV: name, data, token, final ("1"/"0"), TTL (ms), fence.
 #: Entries are ``n`` name, ``d`` data, ``t`` token, and ``f`` on the final entry. The seq is
 #: the entry id ``0-<seq>``, so allocating it and writing the entry cannot be split. The
 #: TTLs are set by the first event and refreshed every 64th, not on every append: the TTL
@@ -17,7 +17,9 @@ from __future__ import annotations
 #: attempt may have been applied) answer with the first attempt's seq instead of
 #: appending the event twice. A log without entries whose job has no record is refused:
 #: the job expired or Redis lost its data, and restarting at seq 1 would hand subscribers
-#: events they believe they already have.
+#: events they believe they already have. A fence other than "0" is the writer's claim
+#: (see :data:`FENCE`): once the job's record holds a newer one, the writer lost the job
+#: to another worker and is refused, so a worker that stalled and woke up appends nothing.
 APPEND = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local seq = 1
@@ -25,8 +27,11 @@ if last then
   local fields = last[2]
   if fields[6] == ARGV[3] then return tonumber(string.sub(last[1], 3)) end
   if fields[7] then return false end
+  if ARGV[6] ~= '0' and redis.call('HGET', KEYS[2], 'attempts') ~= ARGV[6] then return false end
   seq = tonumber(string.sub(last[1], 3)) + 1
 elseif redis.call('EXISTS', KEYS[2]) == 0 then
+  return false
+elseif ARGV[6] ~= '0' and redis.call('HGET', KEYS[2], 'attempts') ~= ARGV[6] then
   return false
 end
 if ARGV[4] == '1' then
@@ -74,4 +79,18 @@ else
   redis.call('XDEL', KEYS[1], ARGV[3])
 end
 return 1
+"""
+
+#: Take the fence of a claimed job: count one more claim in the job record and return the
+#: count, which the claimant's appends then carry (see :data:`APPEND`). Only while the
+#: caller still owns the queue entry, so a worker that stalled between its read of the
+#: queue and this step cannot fence out the worker that reclaimed the job meanwhile.
+#:
+#: KEYS: queue stream, job hash. ARGV: group, consumer, entry id. Returns
+#: ``{fence, deliveries}``, fence 0 when the entry is not the caller's or the job is gone.
+FENCE = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)[1]
+if not pending or pending[2] ~= ARGV[2] then return {0, 0} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {0, pending[4]} end
+return {redis.call('HINCRBY', KEYS[2], 'attempts', 1), pending[4]}
 """

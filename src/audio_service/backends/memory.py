@@ -59,12 +59,20 @@ class MemoryJobStore(JobStore):
 
 
 class MemoryEventLog(EventLog):
-    def __init__(self) -> None:
+    def __init__(self, records: dict[str, JobRecord]) -> None:
+        #: The job store's records: a fenced append checks the job's latest claim there.
+        self._records = records
         self.logs: dict[str, _Log] = {}
         self._dirty: set[str] = set()
         self._changed = asyncio.Event()
 
-    async def append(self, job_id: str, name: str, data: str, *, final: bool = False) -> int | None:
+    async def append(
+        self, job_id: str, name: str, data: str, *, final: bool = False, fence: int = 0
+    ) -> int | None:
+        if fence:
+            record = self._records.get(job_id)
+            if record is None or record.attempts != fence:
+                return None  # the claim was superseded: see EventLog.append
         log = self.logs.setdefault(job_id, _Log())
         if log.closed:
             return None
@@ -117,7 +125,8 @@ class MemoryEventLog(EventLog):
 
 
 class MemoryJobQueue(JobQueue):
-    def __init__(self) -> None:
+    def __init__(self, records: dict[str, JobRecord]) -> None:
+        self._records = records
         self._queue: asyncio.Queue[str] = asyncio.Queue()
 
     async def enqueue(self, job_id: str) -> None:
@@ -128,11 +137,17 @@ class MemoryJobQueue(JobQueue):
             job_id = await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
             return None
-        # In one process a worker cannot die without the queue dying too: no retries.
-        return Claim(job_id=job_id, attempt=1)
+        # In one process a worker cannot die without the queue dying too: no retries. A job
+        # queued twice is claimed twice, though, and the later claim fences out the first.
+        record = self._records.get(job_id)
+        if record is None:
+            return Claim(job_id=job_id, attempt=1)
+        record.attempts += 1
+        return Claim(job_id=job_id, attempt=1, fence=record.attempts)
 
-    async def keepalive(self, claim: Claim) -> None:
-        return None
+    async def keepalive(self, claim: Claim) -> bool:
+        record = self._records.get(claim.job_id)
+        return record is not None and record.attempts == claim.fence
 
     async def done(self, claim: Claim) -> None:
         return None
@@ -156,8 +171,8 @@ class LocalUploadStore(UploadStore):
 class MemoryBackend(Backend):
     def __init__(self, *, max_retained: int = 1000) -> None:
         self.jobs = self._jobs = MemoryJobStore()
-        self.events = self._events = MemoryEventLog()
-        self.queue = MemoryJobQueue()
+        self.events = self._events = MemoryEventLog(self._jobs.records)
+        self.queue = MemoryJobQueue(self._jobs.records)
         self.uploads = LocalUploadStore()
         self.max_retained = max_retained
         #: Finished jobs by expiry time, oldest first.

@@ -53,10 +53,13 @@ class RedisEventLog(EventLog):
         self._wake_seen = "0-0"
 
     @unavailable_as_503()
-    async def append(self, job_id: str, name: str, data: str, *, final: bool = False) -> int | None:
+    async def append(
+        self, job_id: str, name: str, data: str, *, final: bool = False, fence: int = 0
+    ) -> int | None:
         token = f"{self._instance}.{next(self._tokens)}"
         keys = [self._keys.log(job_id), self._keys.job(job_id)]
-        seq = await self._append(keys, [name, data, token, "1" if final else "0", self._ttl_ms])
+        args = [name, data, token, "1" if final else "0", self._ttl_ms, fence]
+        seq = await self._append(keys, args)
         return None if seq is None else int(seq)
 
     @unavailable_as_503()

@@ -33,19 +33,15 @@ logger = logging.getLogger(__name__)
 _RECLAIM_STEPS = 10
 
 
-def _make_claim(fields: dict[bytes, bytes], attempt: int, entry_id: bytes, consumer: str) -> Claim:
-    # The handle names the entry and its consumer: keepalive and done act only as the owner.
-    handle = f"{entry_id.decode()} {consumer}"
-    return Claim(job_id=fields[b"job"].decode(), attempt=attempt, handle=handle)
-
-
 class RedisJobQueue(JobQueue):
     def __init__(self, redis: Redis, keys: Keys, *, reclaim_after: float, ttl_ms: int) -> None:
         self._redis = redis
+        self._keys = keys
         self._key = keys.queue
         self._reclaim_ms = round(reclaim_after * 1000)
         self._ttl_ms = ttl_ms
         self._settle = redis.register_script(lua.SETTLE)
+        self._fence = redis.register_script(lua.FENCE)
         self._cursor = "0-0"
         self._consumers: set[str] = set()
 
@@ -82,7 +78,7 @@ class RedisJobQueue(JobQueue):
         )
         for _key, new in streams(reply):
             for entry_id, fields in new:
-                return _make_claim(fields, 1, entry_id, consumer)
+                return await self._make_claim(fields, entry_id, consumer)
         return None
 
     async def _reclaim(self, consumer: str) -> Claim | None:
@@ -93,20 +89,33 @@ class RedisJobQueue(JobQueue):
             self._cursor = cursor.decode()
             if claimed := entries(claimed):
                 entry_id, fields = claimed[0]
-                pending = await self._redis.xpending_range(
-                    self._key, QUEUE_GROUP, min=entry_id, max=entry_id, count=1
-                )
-                attempt = int(pending[0]["times_delivered"]) if pending else 2
-                logger.warning("reclaimed job %s (attempt %d)", fields[b"job"].decode(), attempt)
-                return _make_claim(fields, attempt, entry_id, consumer)
+                claim = await self._make_claim(fields, entry_id, consumer)
+                logger.warning("reclaimed job %s (attempt %d)", claim.job_id, claim.attempt)
+                return claim
             if self._cursor == "0-0":
                 return None
         return None
 
+    async def _make_claim(
+        self, fields: dict[bytes, bytes], entry_id: bytes, consumer: str
+    ) -> Claim:
+        """Fence the job for this claim (see ``lua.FENCE``); the delivery count is the attempt."""
+        job_id = fields[b"job"].decode()
+        fence, deliveries = await self._fence(
+            [self._key, self._keys.job(job_id)], [QUEUE_GROUP, consumer, entry_id]
+        )
+        # The handle names the entry and its consumer: keepalive and done act only as the owner.
+        handle = f"{entry_id.decode()} {consumer}"
+        return Claim(
+            job_id=job_id, attempt=max(1, int(deliveries)), handle=handle, fence=int(fence)
+        )
+
     @unavailable_as_503()
-    async def keepalive(self, claim: Claim) -> None:
-        if not await self._settle_claim(claim, "keep"):
-            logger.warning("job %s was reclaimed by another worker", claim.job_id)
+    async def keepalive(self, claim: Claim) -> bool:
+        if await self._settle_claim(claim, "keep"):
+            return True
+        logger.warning("job %s was reclaimed by another worker", claim.job_id)
+        return False
 
     @unavailable_as_503()
     async def done(self, claim: Claim) -> None:

@@ -13,26 +13,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
-import os
 import shutil
-import signal
 import threading
 import time
-from multiprocessing.connection import Connection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from audio_service.backends.base import Claim
 from audio_service.config import Settings
+from audio_service.jobs.children import (
+    EOF_MARK,
+    EXIT_GRACE_SECONDS,
+    exit_reason,
+    forkserver_context,
+    noop,
+    pump,
+    reap,
+)
 from audio_service.jobs.process import JobSpec, run_job
 from audio_service.jobs.service import JobService
 from audio_service.models import JobRecord, SourceKind
 from audio_service.protocol import (
-    TERMINAL_EVENTS,
     ChunkMessage,
     CompleteMessage,
     ErrorCode,
+    ErrorMessage,
     JobMessage,
     MessageType,
     ProgressMessage,
@@ -42,26 +48,6 @@ logger = logging.getLogger(__name__)
 
 _KEEPALIVE_SECONDS = 5.0
 _CLAIM_TIMEOUT = 5.0
-#: Exit signals that mean "the process hit its resource limits".
-_LIMIT_SIGNALS = {-signal.SIGXCPU, -signal.SIGKILL, -signal.SIGSEGV}
-_EOF = object()
-
-
-#: Thread pools of the numerical libraries, sized to the host's cores unless told.
-THREAD_POOL_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _context() -> Any:
-    ctx = multiprocessing.get_context("forkserver")
-    # A job analyses on one thread (concurrency is WORKER_CONCURRENCY processes), but each
-    # BLAS pool thread maps about 40 MiB as the forkserver imports numpy and scipy, and
-    # every job inherits those mappings: on a 32-core host they alone would exceed the
-    # JOB_MEMORY_MB address-space limit. The forkserver takes this environment at start.
-    for name in THREAD_POOL_VARIABLES:
-        os.environ.setdefault(name, "1")
-    # Imported (and warmed) once in the forkserver; every job process inherits it.
-    ctx.set_forkserver_preload(["audio_service.jobs.preload"])
-    return ctx
 
 
 class JobRunner:
@@ -70,7 +56,7 @@ class JobRunner:
         self.settings = settings
         self.consumer = consumer
         self.work_root = Path(settings.temp_dir) / "audio-service"
-        self._ctx = _context()
+        self._ctx = forkserver_context()
         self._loops: list[asyncio.Task[None]] = []
         self.running: dict[str, Any] = {}
         if service.metrics is not None:
@@ -86,7 +72,7 @@ class JobRunner:
         ]
 
     def _warm(self) -> None:
-        process = self._ctx.Process(target=_noop)
+        process = self._ctx.Process(target=noop)
         process.start()
         process.join()
 
@@ -115,51 +101,84 @@ class JobRunner:
                 await self._run_claim(claim)
 
     async def _run_claim(self, claim: Claim) -> None:
-        keepalive = asyncio.create_task(self._keepalive(claim))
+        lost = asyncio.Event()
+        keepalive = asyncio.create_task(self._keepalive(claim, lost))
         try:
             job = await self.service.backend.jobs.get(claim.job_id)
-            if job is not None and not job.status.finished:
+            # Fence 0: the job is gone, or another worker reclaimed it before we fenced it.
+            if job is not None and not job.status.finished and claim.fence:
                 if claim.attempt > self.settings.job_max_attempts:
-                    lost = claim.attempt - 1
+                    lost_times = claim.attempt - 1
                     await self.service.fail(
-                        job.job_id, ErrorCode.WORKER_LOST, f"the job's worker was lost {lost} times"
+                        job.job_id,
+                        ErrorCode.WORKER_LOST,
+                        f"the job's worker was lost {lost_times} times",
+                        fence=claim.fence,
                     )
                 else:
-                    await self.run(job, attempt=claim.attempt)
+                    await self.run(job, attempt=claim.attempt, fence=claim.fence, lost=lost)
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("job %s failed in the runner", claim.job_id)
             with contextlib.suppress(Exception):
                 await self.service.fail(
-                    claim.job_id, ErrorCode.INTERNAL_ERROR, "the job runner failed"
+                    claim.job_id,
+                    ErrorCode.INTERNAL_ERROR,
+                    "the job runner failed",
+                    fence=claim.fence,
                 )
         finally:
             keepalive.cancel()
             with contextlib.suppress(Exception):
                 await self.service.backend.queue.done(claim)
 
-    async def _keepalive(self, claim: Claim) -> None:
+    async def _keepalive(self, claim: Claim, lost: asyncio.Event) -> None:
+        """Keep the claim; once it is lost, stop the job's process at once.
+
+        Its appends would be refused anyway (the fence), but a process that runs on costs
+        CPU and keeps a slot that the job's new worker already uses.
+        """
         # Well inside the idle time after which the queue gives the job to another worker.
         interval = min(_KEEPALIVE_SECONDS, self.settings.job_reclaim_seconds / 3)
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await self.service.backend.queue.keepalive(claim)
+            try:
+                owned = await self.service.backend.queue.keepalive(claim)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                continue  # Redis unreachable: the next keepalive, or the fence, decides
+            if not owned:
+                logger.warning("job %s: claim lost; stopping its process", claim.job_id)
+                lost.set()
+                process = self.running.get(_running_key(claim.job_id, claim.fence))
+                if process is not None and process.is_alive():
+                    process.kill()
+                return
 
-    async def run(self, job: JobRecord, *, attempt: int = 1) -> None:
-        """Run one job to its end: a ``complete`` or ``error`` event, or cancellation."""
-        work_dir = self.work_root / job.job_id
+    async def run(
+        self,
+        job: JobRecord,
+        *,
+        attempt: int = 1,
+        fence: int = 0,
+        lost: asyncio.Event | None = None,
+    ) -> None:
+        """Run one job to its end: a ``complete`` or ``error`` event, cancellation, or the
+        loss of its claim (``lost``); ``fence`` is the claim's, carried by every append."""
+        # Per claim: a stalled worker that wakes up must not delete its successor's files.
+        work_dir = self.work_root / f"{job.job_id}.{fence}"
         work_dir.mkdir(parents=True, exist_ok=True)
         skip = 0
         if attempt > 1:
+            # The fence was taken before this read: no older claim can append behind it.
             skip = await self._chunks_already_sent(job.job_id)
-            await self.service.publish(
-                job.job_id,
-                ProgressMessage(
-                    job.status.value, job.progress, f"Worker lost; retrying (attempt {attempt})"
-                ),
+            retrying = ProgressMessage(
+                job.status.value, job.progress, f"Worker lost; retrying (attempt {attempt})"
             )
+            if await self.service.publish(job.job_id, retrying, fence=fence) is None:
+                return
         local: Path | None = None
         try:
             if job.source_kind is SourceKind.UPLOAD:
@@ -177,7 +196,8 @@ class JobRunner:
                 download_seconds=self.settings.download_timeout_seconds,
                 label=_label(job),
             )
-            await self._supervise(job.job_id, spec, skip=skip, floor=job.progress)
+            run = _Run(fence=fence, skip=skip, floor=job.progress, lost=lost or asyncio.Event())
+            await self._supervise(job.job_id, spec, run)
         finally:
             await asyncio.to_thread(shutil.rmtree, work_dir, True)
 
@@ -185,52 +205,39 @@ class JobRunner:
         events = await self.service.backend.events.read(job_id)
         return sum(1 for event in events if event.name == MessageType.CHUNK.value)
 
-    async def _supervise(self, job_id: str, spec: JobSpec, *, skip: int, floor: int) -> None:
+    async def _supervise(self, job_id: str, spec: JobSpec, run: _Run) -> None:
         parent, child = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(target=run_job, args=(spec, child), daemon=True)
         process.start()
         child.close()
-        self.running[job_id] = process
+        key = _running_key(job_id, run.fence)
+        self.running[key] = process
+        if run.lost.is_set():
+            process.kill()  # the claim was lost while the job was being prepared
         started = time.monotonic()
         if self.service.metrics is not None:
             self.service.metrics.jobs.labels("started").inc()
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         reader = threading.Thread(
-            target=_pump, args=(parent, inbox, asyncio.get_running_loop()), daemon=True
+            target=pump, args=(parent, inbox, asyncio.get_running_loop()), daemon=True
         )
         reader.start()
-        chunks = 0
-        ended = False
+        # The job's last event is appended only once its process is gone: whoever sees the
+        # job end (a client, a test counting processes) never sees that process still exit.
+        last: JobMessage | None = None
+        # A process that reported its end (or closed its pipe) gets a moment to exit by
+        # itself; one that timed out, was cancelled or failed here is stopped at once.
+        grace = 0.0
         try:
             async with asyncio.timeout(self.settings.job_timeout_seconds):
-                while (message := await inbox.get()) is not _EOF:
-                    if isinstance(message, ChunkMessage):
-                        chunks += 1
-                        if chunks <= skip:
-                            continue
-                    elif isinstance(message, ProgressMessage) and message.progress < floor:
-                        continue  # a retry starts over; progress never goes down
-                    if await self.service.publish(job_id, message) is None:
-                        return  # cancelled: the finally block stops the process
-                    ended = message.type in TERMINAL_EVENTS
-                    if isinstance(message, CompleteMessage):
-                        self._observe_speed(message, time.monotonic() - started)
-                    if isinstance(message, ChunkMessage) and self.settings.stream_pace_seconds:
-                        await asyncio.sleep(self.settings.stream_pace_seconds)
-            if not ended:
-                await asyncio.to_thread(process.join, 5)
-                await self.service.fail(job_id, *_exit_reason(process.exitcode))
+                last = await self._relay(job_id, inbox, run, started)
+            grace = 0.0 if last is _STOPPED else EXIT_GRACE_SECONDS
         except TimeoutError:
-            await self.service.fail(
-                job_id,
-                ErrorCode.TIMEOUT,
-                f"the job took longer than {self.settings.job_timeout_seconds:g}s",
-            )
+            timeout = self.settings.job_timeout_seconds
+            last = ErrorMessage(ErrorCode.TIMEOUT, f"the job took longer than {timeout:g}s")
         finally:
-            self.running.pop(job_id, None)
-            if process.is_alive():
-                process.kill()
-            await asyncio.to_thread(process.join, 5)
+            self.running.pop(key, None)
+            await reap(process, grace=grace)
             parent.close()
             logger.info(
                 "job %s finished in %.2fs (exit %s)",
@@ -238,6 +245,35 @@ class JobRunner:
                 time.monotonic() - started,
                 process.exitcode,
             )
+        if run.lost.is_set() or last is _STOPPED:
+            return
+        if last is None:
+            last = ErrorMessage(*exit_reason(process.exitcode))
+        await self.service.publish(job_id, last, fence=run.fence)
+
+    async def _relay(
+        self, job_id: str, inbox: asyncio.Queue[Any], run: _Run, started: float
+    ) -> JobMessage | None:
+        """Append what the process reports, up to its terminal message, which is returned
+        unsent (``None`` if the process ended without one, :data:`_STOPPED` if the job was
+        cancelled or reclaimed meanwhile)."""
+        chunks = 0
+        while (message := await inbox.get()) is not EOF_MARK:
+            if isinstance(message, ErrorMessage | CompleteMessage):
+                if isinstance(message, CompleteMessage):
+                    self._observe_speed(message, time.monotonic() - started)
+                return message
+            if isinstance(message, ChunkMessage):
+                chunks += 1
+                if chunks <= run.skip:
+                    continue
+            elif isinstance(message, ProgressMessage) and message.progress < run.floor:
+                continue  # a retry starts over; progress never goes down
+            if await self.service.publish(job_id, message, fence=run.fence) is None:
+                return _STOPPED  # cancelled or reclaimed: the caller stops the process
+            if isinstance(message, ChunkMessage) and self.settings.stream_pace_seconds:
+                await asyncio.sleep(self.settings.stream_pace_seconds)
+        return None
 
     def _observe_speed(self, message: CompleteMessage, wall_seconds: float) -> None:
         """Real-time factor: seconds of audio per second of wall time (decode included)."""
@@ -245,6 +281,20 @@ class JobRunner:
         metrics = self.service.metrics
         if metrics is not None and isinstance(duration, int | float) and wall_seconds > 0:
             metrics.realtime_factor.observe(duration / wall_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One claim's run of a job."""
+
+    #: The claim's fencing token, carried by every append.
+    fence: int
+    #: Chunks an earlier attempt already appended.
+    skip: int
+    #: Progress already reported: a retry never reports less.
+    floor: int
+    #: Set when the claim was lost to another worker.
+    lost: asyncio.Event
 
 
 def _label(job: JobRecord) -> str:
@@ -255,24 +305,9 @@ def _label(job: JobRecord) -> str:
     return "the downloaded audio"
 
 
-def _exit_reason(exitcode: int | None) -> tuple[ErrorCode, str]:
-    if exitcode in _LIMIT_SIGNALS:
-        return ErrorCode.DECODE_ERROR, "the file exceeded the analysis resource limits"
-    return ErrorCode.INTERNAL_ERROR, f"the analysis process ended unexpectedly (exit {exitcode})"
+#: What :meth:`JobRunner._relay` returns when its job was cancelled or reclaimed.
+_STOPPED = ErrorMessage(ErrorCode.CANCELLED, "")
 
 
-def _pump(conn: Connection, inbox: asyncio.Queue[Any], loop: asyncio.AbstractEventLoop) -> None:
-    """Thread: move messages from the child's pipe to the event loop."""
-    try:
-        while True:
-            message: JobMessage = conn.recv()
-            loop.call_soon_threadsafe(inbox.put_nowait, message)
-    except (EOFError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(inbox.put_nowait, _EOF)
-
-
-def _noop() -> None:
-    return None
+def _running_key(job_id: str, fence: int) -> str:
+    return f"{job_id}.{fence}"

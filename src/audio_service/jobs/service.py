@@ -62,15 +62,15 @@ class JobService:
             raise JobNotFound("no such job")
         return job
 
-    async def publish(self, job_id: str, message: JobMessage) -> int | None:
+    async def publish(self, job_id: str, message: JobMessage, *, fence: int = 0) -> int | None:
         """Append ``message`` to the job's log and mirror it in the job record.
 
-        Returns the event's seq, or ``None`` when the job already ended (cancelled, say):
-        the caller should stop working on it.
+        Returns the event's seq, or ``None`` when the job already ended (cancelled, say) or
+        ``fence``, the caller's claim, was superseded: the caller should stop working on it.
         """
         name, data = encode_message(message)
         terminal = name in TERMINAL_EVENTS
-        seq = await self.backend.events.append(job_id, name, data, final=terminal)
+        seq = await self.backend.events.append(job_id, name, data, final=terminal, fence=fence)
         if seq is None:
             return None
         if self.metrics is not None:
@@ -103,8 +103,10 @@ class JobService:
             await self._discard_upload(job_id)
         return seq
 
-    async def fail(self, job_id: str, code: ErrorCode, message: str) -> int | None:
-        return await self.publish(job_id, ErrorMessage(code=code, message=message))
+    async def fail(
+        self, job_id: str, code: ErrorCode, message: str, *, fence: int = 0
+    ) -> int | None:
+        return await self.publish(job_id, ErrorMessage(code=code, message=message), fence=fence)
 
     async def cancel(self, job_id: str) -> JobRecord:
         """End the job with a ``CANCELLED`` error; a no-op on a job that already ended."""
