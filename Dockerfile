@@ -5,6 +5,8 @@ WORKDIR /app
 RUN useradd --create-home --uid 1000 app
 COPY pyproject.toml README.md ./
 COPY src ./src
+# The page serves clients/js/audio-service-client.js (linked from src/.../web/static).
+COPY clients/js/audio-service-client.js ./clients/js/
 RUN pip install .
 USER app
 EXPOSE 8000
