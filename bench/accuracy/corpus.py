@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -63,6 +64,8 @@ class Piece:
     fade_in: float = 0.0
     fade_out: float = 0.0
     lead_silence: float = 0.0
+    #: A live band's tempo wander (relative spread, see :class:`Song`).
+    drift: float = 0.0
     work: str = ""
     spans: tuple[Span, ...] = field(default_factory=tuple)
 
@@ -82,7 +85,7 @@ def _band(p: Piece) -> Song:
     if p.ritardando is not None:
         last = form[-1]
         form[-1] = Section(last.label, last.bars, last.bpm, last.bpm * p.ritardando)
-    song = Song(form, p.key, p.mode, p.meter, p.beats_per_bar, p.seed)
+    song = Song(form, p.key, p.mode, p.meter, p.beats_per_bar, p.seed, p.drift)
     arrange(song, p.style)
     return song
 
@@ -189,6 +192,10 @@ def build(pieces: list[Piece], *, workers: int) -> Path:
     """Render whatever is missing from the cache; return the corpus directory."""
     directory = RESULTS / f"corpus-{generator_hash()}"
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in RESULTS.glob("corpus-*"):
+        # Renders of an older generator: never read again, and a few hundred MB each.
+        if stale != directory:
+            shutil.rmtree(stale)
     todo = [(p, directory) for p in pieces if not (directory / f"{p.name}.json").exists()]
     if todo:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:

@@ -119,9 +119,9 @@ def composition(truths: dict[str, dict[str, Any]]) -> str:
     )
 
 
-def write_doc(path: Path, generated: str, intro: str) -> None:
-    """Replace the generated block of ``path`` (creating the file from ``intro``)."""
-    text = path.read_text() if path.exists() else intro
+def write_doc(path: Path, generated: str) -> None:
+    """Replace the generated block of ``path``, keeping the prose around it."""
+    text = path.read_text() if path.exists() else "# Analysis accuracy\n"
     if BEGIN not in text:
         text = text.rstrip() + f"\n\n{BEGIN}\n{END}\n"
     head, rest = text.split(BEGIN, 1)
