@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -14,8 +13,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here, as settings are (pydantic): `audio-service analyze` needs neither, and
-    # its start-up is part of its wall time.
+    # Imported here, not at the top: the CLI imports every command to build its parser, and
+    # `audio-service analyze` needs none of this (its start-up is part of its wall time).
+    import logging
+
     import uvicorn
 
     from audio_service.config import get_settings
