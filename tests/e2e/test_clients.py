@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from audio_service.client import AudioServiceClient, StreamError
-from tests.support.signals import music_wav
 from tests.support.server import ROOT, ServiceProcess
+from tests.support.signals import music_wav
 
 JS_DIR = ROOT / "tests" / "js"
 CLIENT_JS = ROOT / "clients" / "js"

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.signals import music_wav
 from tests.support.server import ROOT, ServiceProcess, run_server
+from tests.support.signals import music_wav
 
 JS_DIR = ROOT / "tests" / "js"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
