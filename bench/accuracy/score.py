@@ -71,7 +71,7 @@ def curve_accuracy(truth: dict[str, Any], est: dict[str, Any]) -> float:
     starts, periods = beats[:-1], np.diff(beats)
     keep = np.array(
         [
-            not any(a < t + p - 1e-6 and t < b for a, b in truth["silences"])
+            not any(a < t + p - 1e-6 and t < b for a, b in truth.get("silences", []))
             for t, p in zip(starts, periods, strict=True)
         ],
         dtype=bool,
