@@ -94,20 +94,23 @@ class JobService:
         if self.metrics is not None:
             self.metrics.jobs.labels("created").inc()
             self.metrics.jobs.labels("cached").inc()
-        for event in events:
-            if event.name == MessageType.CHUNK.value:
-                # Chunks go in as stored: no record to update, nothing to re-encode.
-                await self.backend.events.append(job.job_id, event.name, event.data)
-                continue
-            body = json.loads(event.data)
+        # Events go in as stored (nothing re-encoded), and the record is updated twice, not
+        # per event: once the duration is known, and with the final progress before the end.
+        progress: dict[str, Any] = {}
+        for event in events[:-1]:
+            if await self.backend.events.append(job.job_id, event.name, event.data) is None:
+                return True  # cancelled while replaying
             if event.name == MessageType.PROGRESS.value:
-                message: JobMessage = ProgressMessage(
-                    body["status"], body["progress"], body["message"], duration=body.get("duration")
-                )
-            else:
-                message = CompleteMessage(analysis=body["analysis"])
-            if await self.publish(job.job_id, message) is None:
-                break  # cancelled while replaying
+                body = json.loads(event.data)
+                progress = {k: body[k] for k in ("status", "progress", "message")}
+                if body.get("duration") is not None:
+                    await self.backend.jobs.update(
+                        job.job_id, duration=body["duration"], **_record_fields(progress)
+                    )
+        if progress:
+            await self.backend.jobs.update(job.job_id, **_record_fields(progress))
+        analysis = json.loads(events[-1].data)["analysis"]
+        await self.publish(job.job_id, CompleteMessage(analysis=analysis))
         return True
 
     async def _submit(self, job: JobRecord) -> JobRecord:
@@ -209,6 +212,15 @@ class JobService:
                 await self.backend.uploads.discard(job.source)
             except Exception:
                 logger.exception("could not discard the upload of job %s", job_id)
+
+
+def _record_fields(progress: dict[str, Any]) -> dict[str, Any]:
+    """A stored progress event's fields as job record changes."""
+    return {
+        "status": JobStatus(progress["status"]),
+        "progress": progress["progress"],
+        "message": progress["message"],
+    }
 
 
 def _status_of(message: JobMessage) -> str:
