@@ -13,4 +13,5 @@ EXPOSE 8000
 # One process serves REST and Socket.IO. Per-message deflate off: small JSON events.
 # --no-proxy-headers: only TRUSTED_PROXIES may set the client address (rate limiting).
 CMD ["uvicorn", "audio_service.main:asgi_app", "--host", "0.0.0.0", "--port", "8000", \
-     "--ws-per-message-deflate", "false", "--ws-max-size", "65536", "--no-proxy-headers"]
+     "--ws-per-message-deflate", "false", "--ws-max-size", "65536", "--no-proxy-headers", \
+     "--ws", "audio_service.websocket.lean:LeanWebSocketProtocol"]

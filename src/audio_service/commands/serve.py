@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     from audio_service.config import get_settings
     from audio_service.main import create_app
+    from audio_service.websocket.lean import LeanWebSocketProtocol
     from audio_service.websocket.server import MAX_CLIENT_MESSAGE_BYTES
 
     settings = get_settings()
@@ -38,5 +39,7 @@ def run(args: argparse.Namespace) -> int:
         # (and is all there is when the app runs under another server).
         ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
         proxy_headers=False,
+        # uvicorn's websockets implementation with less state per idle connection.
+        ws=LeanWebSocketProtocol,
     )
     return 0
