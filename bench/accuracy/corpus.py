@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyloudnorm
 import soundfile as sf
 from bench.accuracy import controls
 from bench.accuracy.classical import Span, render_score
@@ -142,6 +143,8 @@ def render(p: Piece) -> tuple[np.ndarray, dict[str, Any]]:
             )
         audio = _shape(_fluidsynth(song, song.duration + TAIL), p, truth)
     truth["duration"] = len(audio) / SR
+    # The reference the service's BS.1770-4 meter is compared with (not a composed truth).
+    truth["lufs_reference"] = float(pyloudnorm.Meter(SR).integrated_loudness(audio))
     truth["name"] = p.name
     truth["music"] = p.kind != "control"
     truth["tags"] = tags(p, truth)
@@ -165,6 +168,8 @@ def tags(p: Piece, truth: dict[str, Any]) -> list[str]:
         out.append("tempo change/rit.")
     if p.fade_in or p.fade_out or p.lead_silence or p.gap:
         out.append("silence/fade")
+    if p.drift:
+        out.append("live (tempo wander)")
     return out
 
 

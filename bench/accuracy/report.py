@@ -11,9 +11,9 @@ from bench.accuracy.score import METRICS, TARGETS, aggregate
 BEGIN, END = "<!-- BEGIN GENERATED: bench/accuracy -->", "<!-- END GENERATED -->"
 CLASS_ORDER = (
     "percussion", "no percussion", "fast (>=160 BPM)", "slow (<=75 BPM)", "triple/compound",
-    "tempo change/rit.", "silence/fade", "control",
+    "tempo change/rit.", "silence/fade", "live (tempo wander)", "control",
 )  # fmt: skip
-CLASS_METRICS = ("acc1", "acc2", "beat_f", "meter", "key", "bound_f3", "control")
+CLASS_METRICS = ("acc1", "acc2", "curve", "beat_f", "meter", "key", "bound_f3", "control")
 
 
 def _fmt(value: float | None) -> str:
