@@ -7,7 +7,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from audio_service.analysis import features as ft
-from audio_service.analysis import indices
+from audio_service.analysis import indices, keychroma
 from audio_service.analysis.loudness import LoudnessMeter
 from audio_service.analysis.rhythm import NO_RHYTHM, analyse_rhythm
 from audio_service.analysis.sections import find_sections
@@ -43,6 +43,8 @@ class Finished(Protocol):
     @property
     def frame_rate(self) -> float: ...
     @property
+    def key_chroma(self) -> tuple[np.ndarray, np.ndarray, float]: ...
+    @property
     def loudness(self) -> LoudnessMeter: ...
 
 
@@ -74,7 +76,8 @@ def summarize(analyzer: Finished) -> Analysis:
     rhythm = NO_RHYTHM
     if sum(s.end - s.start for s in audible) >= MIN_GLOBAL_TEMPO_SECONDS:
         rhythm = analyse_rhythm(analyzer.frame_log, frame_rate=analyzer.frame_rate)
-    key = estimate_key(np.sum([s.chroma for s in audible], axis=0)) if audible else None
+    fine, _, tuning = analyzer.key_chroma
+    key = estimate_key(keychroma.fold(fine.sum(axis=0), tuning)) if audible and len(fine) else None
     noisiness = (
         float(np.mean([ft.flatness(10 ** (s.mel_db / 10), s.mel_db) for s in audible]))
         if audible
