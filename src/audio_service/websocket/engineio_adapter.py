@@ -18,6 +18,8 @@ import engineio
 import engineio.packet
 import socketio
 
+from audio_service.websocket.lean import LeanQueue
+
 #: The only Socket.IO namespace the service uses.
 NAMESPACE = "/"
 
@@ -74,7 +76,12 @@ def backlogs(sio: socketio.AsyncServer) -> Iterator[int]:
 
 
 class _EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
-    """Never waits for a long-polling client to collect its CLOSE packet.
+    """Sessions with a lean send queue, and no waiting for a long-polling client to collect
+    its CLOSE packet.
+
+    Every session's send queue is a :class:`~audio_service.websocket.lean.LeanQueue`:
+    about 2 KiB less per connection than ``asyncio.Queue``, and no task per packet in the
+    websocket writer's ``wait_for(queue.get())``.
 
     python-engineio ends a long-polling session it refuses (a body over the size limit, a
     packet it cannot parse) with ``close(wait=True)``, which waits until the client polls
@@ -82,6 +89,10 @@ class _EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
     session alive, for good: one leak per request. The CLOSE packet stays queued for a
     client that does come back.
     """
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> LeanQueue[Packet]:
+        # engine.io's only queues are the sessions' send queues, made without arguments.
+        return LeanQueue()
 
     async def disconnect(self, sid: str | None = None) -> None:
         socket = self.sockets.get(sid) if sid is not None else None
