@@ -11,9 +11,9 @@ from bench.accuracy.score import METRICS, TARGETS, aggregate
 BEGIN, END = "<!-- BEGIN GENERATED: bench/accuracy -->", "<!-- END GENERATED -->"
 CLASS_ORDER = (
     "percussion", "no percussion", "fast (>=160 BPM)", "slow (<=75 BPM)", "triple/compound",
-    "tempo change/rit.", "silence/fade", "control",
+    "tempo change/rit.", "silence/fade", "live (tempo wander)", "control",
 )  # fmt: skip
-CLASS_METRICS = ("acc1", "acc2", "beat_f", "meter", "key", "bound_f3", "control")
+CLASS_METRICS = ("acc1", "acc2", "curve", "beat_f", "meter", "key", "bound_f3", "control")
 
 
 def _fmt(value: float | None) -> str:
@@ -73,8 +73,8 @@ def piece_table(
     """One row per piece: truth against each implementation's answer."""
     lines = [
         "| piece | tempo: truth / ours / naive | key: truth / ours / naive | meter: truth / ours "
-        "| beat F: ours / naive | F@3s: ours / naive |",
-        "|---|---|---|---|---|---|",
+        "| beat F: ours / naive | downbeat F: ours | F@3s: ours / naive | music likelihood |",
+        "|---|---|---|---|---|---|---|---|",
     ]
 
     def est(impl: str, name: str, field: str) -> Any:
@@ -101,7 +101,10 @@ def piece_table(
         meter = f"{t['meter'] or '-'} / {est('ours', name, 'meter') or 'none'}"
         beat = f"{sc('ours', name, 'beat_f')} / {sc('naive', name, 'beat_f')}"
         bound = f"{sc('ours', name, 'bound_f3')} / {sc('naive', name, 'bound_f3')}"
-        lines.append(f"| {name} | {tempo} | {keys} | {meter} | {beat} | {bound} |")
+        likelihood = est("ours", name, "music_likelihood")
+        ml = "-" if likelihood is None else f"{likelihood:.2f}"
+        row = [name, tempo, keys, meter, beat, sc("ours", name, "downbeat_f"), bound, ml]
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     max_subscriptions_per_socket: int = Field(20, ge=1)
     socket_events_per_second: float = Field(20, gt=0)
     enable_docs: bool = True
+    #: Replay the stored analysis of the same bytes (sha256) or the same media URL
+    #: (normalised) instead of analysing again, while the first job is retained.
+    analysis_cache: bool = True
     log_level: str = "INFO"
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")

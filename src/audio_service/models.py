@@ -39,6 +39,10 @@ class JobRecord:
     #: Claims of the job by workers so far. The latest claim's number is its fence: the
     #: back-end refuses appends that carry an older one (see ``EventLog.append``).
     attempts: int = 0
+    #: What makes another job the same song (``jobs/cache_keys.py``); None: not cached.
+    cache_key: str | None = None
+    #: The job replayed a stored analysis instead of running one.
+    cached: bool = False
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audio_service.backends.cache import CacheIndex
 from audio_service.models import JobRecord
 from audio_service.protocol import Event
 
@@ -50,6 +51,19 @@ class EventLog(ABC):
         writer's :attr:`Claim.fence` (0: a writer without a claim, such as the API); a
         writer whose claim was superseded by a newer one is refused the same way.
         """
+
+    async def append_many(self, job_id: str, events: list[tuple[str, str]]) -> int | None:
+        """Append ``(name, data)`` events in order, none of them final; the last seq.
+
+        ``None`` once the log is closed (the rest are not appended). Back-ends may send
+        them in one round trip: the analysis cache replays a whole log this way.
+        """
+        seq: int | None = None
+        for name, data in events:
+            seq = await self.append(job_id, name, data)
+            if seq is None:
+                return None
+        return seq
 
     @abstractmethod
     async def read(self, job_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
@@ -134,6 +148,7 @@ class Backend(ABC):
     events: EventLog
     queue: JobQueue
     uploads: UploadStore
+    cache: CacheIndex
 
     async def connect(self) -> None:  # noqa: B027 - optional hook
         """Open connections; called once before use."""

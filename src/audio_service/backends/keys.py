@@ -7,6 +7,7 @@
 | ``{p}:queue`` | stream + consumer group :data:`QUEUE_GROUP`: jobs to run | active TTL, refreshed by each enqueue |
 | ``{p}:upload:{ref}`` | list of 1 MiB pieces of an uploaded file | active TTL; deleted when the job ends |
 | ``{p}:wake:{instance}`` | stream of one entry: wakes one process's tail | :data:`WAKE_TTL_SECONDS` |
+| ``{p}:cache:{key}`` | string: the job id whose log holds the analysis of ``key`` | the job's retention |
 """  # noqa: E501 - a table reads better unwrapped
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Keys:
 
     def upload(self, ref: str) -> str:
         return f"{self.prefix}:upload:{ref}"
+
+    def cache(self, key: str) -> str:
+        return f"{self.prefix}:cache:{key}"
 
     def wake(self, instance: str) -> str:
         return f"{self.prefix}:wake:{instance}"

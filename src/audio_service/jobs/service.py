@@ -6,19 +6,22 @@ a job's record and its event log never disagree on what happened.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from audio_service.backends.base import Backend
+from audio_service.backends.base import Backend, remove_path
 from audio_service.config import Settings
 from audio_service.errors import JobNotFound
+from audio_service.jobs.cache_keys import upload_key, url_key
 from audio_service.metrics import Metrics
 from audio_service.models import JobRecord, JobStatus, SourceKind, new_job_id
 from audio_service.protocol import (
     TERMINAL_EVENTS,
     Analysis,
+    CompleteMessage,
     ErrorCode,
     ErrorMessage,
     JobMessage,
@@ -36,17 +39,83 @@ class JobService:
         self.settings = settings
         self.metrics = metrics
 
-    async def create_upload_job(self, path: Path, filename: str | None) -> JobRecord:
+    async def create_upload_job(
+        self, path: Path, filename: str | None, sha256: str | None = None
+    ) -> JobRecord:
+        """A job for an uploaded file (``sha256``: of its bytes, the analysis cache's key)."""
         job_id = new_job_id()
+        key = upload_key(sha256) if sha256 and self.settings.analysis_cache else None
+        if key is not None:
+            job = JobRecord(job_id, SourceKind.UPLOAD, source="", filename=filename, cache_key=key)
+            if await self._replay_cached(job):
+                await asyncio.to_thread(remove_path, path)
+                return job
         ref = await self.backend.uploads.stash(job_id, path)
-        job = JobRecord(job_id=job_id, source_kind=SourceKind.UPLOAD, source=ref, filename=filename)
+        job = JobRecord(
+            job_id=job_id,
+            source_kind=SourceKind.UPLOAD,
+            source=ref,
+            filename=filename,
+            cache_key=key,
+        )
         return await self._submit(job)
 
     async def create_url_job(self, url: str, video_id: str | None) -> JobRecord:
+        key = url_key(url) if self.settings.analysis_cache else None
         job = JobRecord(
-            job_id=new_job_id(), source_kind=SourceKind.URL, source=url, video_id=video_id
+            job_id=new_job_id(),
+            source_kind=SourceKind.URL,
+            source=url,
+            video_id=video_id,
+            cache_key=key,
         )
+        if key is not None and await self._replay_cached(job):
+            return job
         return await self._submit(job)
+
+    async def _replay_cached(self, job: JobRecord) -> bool:
+        """Give ``job`` the events of the retained job that analysed the same song.
+
+        Its own job id and seqs, the same events (progress included), and no analysis
+        process. False, with nothing created, when there is no usable entry: the job then
+        runs normally. A failing cache never fails a job.
+        """
+        assert job.cache_key is not None
+        try:
+            source = await self.backend.cache.get(job.cache_key)
+            events = await self.backend.events.read(source) if source else []
+        except Exception as exc:
+            logger.warning("analysis cache unavailable (%s); analysing", exc)
+            return False
+        if not events or events[-1].name != MessageType.COMPLETE.value:
+            return False
+        job.cached = True
+        await self.backend.jobs.create(job)
+        if self.metrics is not None:
+            self.metrics.jobs.labels("created").inc()
+            self.metrics.jobs.labels("cached").inc()
+        # Events go in as stored (nothing re-encoded) in as few round trips as the back-end
+        # allows, and the record takes the final progress and the duration once.
+        progress: dict[str, Any] = {}
+        duration = None
+        for event in events[:-1]:
+            if event.name == MessageType.PROGRESS.value:
+                body = json.loads(event.data)
+                progress = {k: body[k] for k in ("status", "progress", "message")}
+                duration = body.get("duration", duration)
+        if (
+            await self.backend.events.append_many(
+                job.job_id, [(event.name, event.data) for event in events[:-1]]
+            )
+            is None
+        ):
+            return True  # cancelled while replaying
+        if progress:
+            changes = _record_fields(progress) | ({"duration": duration} if duration else {})
+            await self.backend.jobs.update(job.job_id, **changes)
+        analysis = json.loads(events[-1].data)["analysis"]
+        await self.publish(job.job_id, CompleteMessage(analysis=analysis))
+        return True
 
     async def _submit(self, job: JobRecord) -> JobRecord:
         await self.backend.jobs.create(job)
@@ -96,6 +165,8 @@ class JobService:
             )
         elif name == MessageType.COMPLETE.value:
             await self.backend.jobs.update(job_id, status=JobStatus.COMPLETE, progress=100)
+        if name == MessageType.COMPLETE.value:
+            await self._remember(job_id)
         if terminal:
             if self.metrics is not None:
                 self.metrics.jobs.labels(name if name == "complete" else _status_of(message)).inc()
@@ -127,13 +198,33 @@ class JobService:
         analysis: Analysis = json.loads(events[-1].data)["analysis"]
         return analysis
 
+    async def _remember(self, job_id: str) -> None:
+        """Point the job's cache key at it: its log now holds a complete analysis."""
+        try:
+            job = await self.backend.jobs.get(job_id)
+            if job is not None and job.cache_key and self.settings.analysis_cache:
+                retention = self.settings.job_retention_seconds
+                await self.backend.cache.put(job.cache_key, job_id, retention)
+        except Exception as exc:
+            logger.warning("could not store job %s in the analysis cache: %s", job_id, exc)
+
     async def _discard_upload(self, job_id: str) -> None:
         job = await self.backend.jobs.get(job_id)
-        if job is not None and job.source_kind is SourceKind.UPLOAD:
+        # A job replayed from the cache never stashed its upload (its source is empty).
+        if job is not None and job.source_kind is SourceKind.UPLOAD and job.source:
             try:
                 await self.backend.uploads.discard(job.source)
             except Exception:
                 logger.exception("could not discard the upload of job %s", job_id)
+
+
+def _record_fields(progress: dict[str, Any]) -> dict[str, Any]:
+    """A stored progress event's fields as job record changes."""
+    return {
+        "status": JobStatus(progress["status"]),
+        "progress": progress["progress"],
+        "message": progress["message"],
+    }
 
 
 def _status_of(message: JobMessage) -> str:
