@@ -21,11 +21,11 @@ from audio_service.models import JobRecord, JobStatus, SourceKind, new_job_id
 from audio_service.protocol import (
     TERMINAL_EVENTS,
     Analysis,
-    CompleteMessage,
     ErrorCode,
     ErrorMessage,
     JobMessage,
     MessageType,
+    PreparedComplete,
     ProgressMessage,
     encode_message,
 )
@@ -113,8 +113,8 @@ class JobService:
         if progress:
             changes = _record_fields(progress) | ({"duration": duration} if duration else {})
             await self.backend.jobs.update(job.job_id, **changes)
-        analysis = json.loads(events[-1].data)["analysis"]
-        await self.publish(job.job_id, CompleteMessage(analysis=analysis))
+        # The stored complete event as it is: the analysis is not decoded and encoded again.
+        await self.publish(job.job_id, PreparedComplete(events[-1].data, duration))
         return True
 
     async def _submit(self, job: JobRecord) -> JobRecord:
