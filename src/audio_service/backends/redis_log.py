@@ -37,7 +37,7 @@ _APPEND_BATCH = 256
 #: (100 jobs x 20 chunks/s) the XREAD per event, and Redis registering the blocked read on
 #: every followed stream, were a third of the cluster's CPU per delivered event; the price
 #: is at most this much latency (see docs/BENCHMARKS.md, "Cluster cost").
-LINGER_SECONDS = 0.002
+LINGER_SECONDS = 0.005
 
 
 def _seq(entry_id: bytes) -> int:
