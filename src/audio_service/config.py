@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     download_timeout_seconds: float = Field(120, gt=0)
     #: Engine.io packets queued for one socket before it counts as a slow consumer.
     max_socket_backlog: int = Field(2000, ge=10)
+    #: Bytes of event data queued for one socket before it counts as a slow consumer (one
+    #: event larger than this still goes to a socket with nothing queued); replays count.
+    max_socket_backlog_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024)
+    #: A socket whose queued packets nobody took for this long (a long-polling client that
+    #: stopped polling, a websocket that stopped reading) is disconnected, seconds.
+    socket_stall_seconds: float = Field(30, gt=0)
     max_subscriptions_per_socket: int = Field(20, ge=1)
     socket_events_per_second: float = Field(20, gt=0)
     enable_docs: bool = True

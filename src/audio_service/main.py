@@ -48,6 +48,8 @@ class Service:
             self.sio,
             self.backend.events,
             max_backlog=settings.max_socket_backlog,
+            max_backlog_bytes=settings.max_socket_backlog_bytes,
+            stall_seconds=settings.socket_stall_seconds,
             metrics=self.metrics,
         )
         self.handlers = SocketHandlers(self.sio, self.hub, self.backend, settings, self.metrics)

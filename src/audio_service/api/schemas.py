@@ -51,6 +51,8 @@ class JobResponse(BaseModel):
     message: str
     #: Seconds of audio, once the analysis has opened the file (else null).
     duration: float | None
+    #: The epoch of the job's event log (as in ``subscribed``): seqs count within it.
+    epoch: str
     video_id: str | None
     source_kind: str
     created_at: float
@@ -68,6 +70,7 @@ class JobResponse(BaseModel):
             progress=job.progress,
             message=job.message,
             duration=job.duration,
+            epoch=job.epoch,
             video_id=job.video_id,
             source_kind=job.source_kind.value,
             created_at=job.created_at,

@@ -11,7 +11,7 @@ import contextlib
 import os
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,13 @@ class JobStore(ABC):
         """
 
 
+@dataclass(frozen=True, slots=True)
+class LogHead:
+    #: Set (at random) when the log is created; a log created again gets a new one.
+    epoch: str
+    last_seq: int
+
+
 class EventLog(ABC):
     """Per-job, append-only, numbered event log: the source of truth for delivery."""
 
@@ -49,6 +56,8 @@ class EventLog(ABC):
         that is how a cancelled job's runner learns to stop, race-free. ``fence`` is the
         writer's :attr:`Claim.fence` (0: a writer without a claim, such as the API); a
         writer whose claim was superseded by a newer one is refused the same way.
+
+        The append that creates a log gives it a new epoch, kept in the job's record.
         """
 
     @abstractmethod
@@ -58,6 +67,14 @@ class EventLog(ABC):
     @abstractmethod
     async def last_seq(self, job_id: str) -> int:
         """The latest seq of the job (0 if it has no events)."""
+
+    @abstractmethod
+    async def heads(self, job_ids: Collection[str]) -> dict[str, LogHead]:
+        """The epoch and latest seq of each job's log; jobs that are gone are left out.
+
+        A node compares them with what it has delivered: a job gone, a new epoch, or a
+        latest seq below its position means the log was lost or rewound.
+        """
 
     @abstractmethod
     async def tail(self, positions: Mapping[str, int], timeout: float) -> dict[str, list[Event]]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 #: Append one event to a job's log. Returns its seq, or nil when the log is closed.
 #:
-#: KEYS: log stream, job hash. ARGV: name, data, token, final ("1"/"0"), TTL (ms), fence.
+#: KEYS: log stream, job hash. ARGV: name, data, token, final ("1"/"0"), TTL (ms), fence,
+#: epoch.
 #: Entries are ``n`` name, ``d`` data, ``t`` token, and ``f`` on the final entry. The seq is
 #: the entry id ``0-<seq>``, so allocating it and writing the entry cannot be split. The
 #: TTLs are set by the first event and refreshed every 64th, not on every append: the TTL
@@ -20,6 +21,8 @@ from __future__ import annotations
 #: events they believe they already have. A fence other than "0" is the writer's claim
 #: (see :data:`FENCE`): once the job's record holds a newer one, the writer lost the job
 #: to another worker and is refused, so a worker that stalled and woke up appends nothing.
+#: The append that creates the log writes its epoch (a fresh random value from the caller)
+#: into the record: a log created again, after it was lost, is told apart by its epoch.
 APPEND = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local seq = 1
@@ -33,6 +36,8 @@ elseif redis.call('EXISTS', KEYS[2]) == 0 then
   return false
 elseif ARGV[6] ~= '0' and redis.call('HGET', KEYS[2], 'attempts') ~= ARGV[6] then
   return false
+else
+  redis.call('HSET', KEYS[2], 'epoch', '"' .. ARGV[7] .. '"')
 end
 if ARGV[4] == '1' then
   redis.call('XADD', KEYS[1], '0-' .. seq, 'n', ARGV[1], 'd', ARGV[2], 't', ARGV[3], 'f', '1')

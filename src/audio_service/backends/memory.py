@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,17 @@ from audio_service.backends.base import (
     EventLog,
     JobQueue,
     JobStore,
+    LogHead,
     UploadStore,
     remove_path,
 )
-from audio_service.models import JobRecord, JobStatus
+from audio_service.models import JobRecord, JobStatus, new_epoch
 from audio_service.protocol import Event
 
 
 @dataclass
 class _Log:
+    epoch: str = field(default_factory=new_epoch)
     events: list[Event] = field(default_factory=list)
     closed: bool = False
 
@@ -73,7 +75,12 @@ class MemoryEventLog(EventLog):
             record = self._records.get(job_id)
             if record is None or record.attempts != fence:
                 return None  # the claim was superseded: see EventLog.append
-        log = self.logs.setdefault(job_id, _Log())
+        log = self.logs.get(job_id)
+        if log is None:
+            log = self.logs[job_id] = _Log()
+            record = self._records.get(job_id)
+            if record is not None:
+                record.epoch = log.epoch
         if log.closed:
             return None
         seq = len(log.events) + 1
@@ -94,6 +101,14 @@ class MemoryEventLog(EventLog):
     async def last_seq(self, job_id: str) -> int:
         log = self.logs.get(job_id)
         return len(log.events) if log is not None else 0
+
+    async def heads(self, job_ids: Collection[str]) -> dict[str, LogHead]:
+        found = {}
+        for job_id in job_ids:
+            log = self.logs.get(job_id)
+            if log is not None and job_id in self._records:
+                found[job_id] = LogHead(log.epoch, len(log.events))
+        return found
 
     async def tail(self, positions: Mapping[str, int], timeout: float) -> dict[str, list[Event]]:
         if not self._dirty:

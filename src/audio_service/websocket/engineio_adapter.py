@@ -11,10 +11,13 @@ pins each behaviour relied on.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import engineio
+import engineio.async_socket
 import engineio.packet
 import socketio
 
@@ -30,6 +33,32 @@ def message_packet(text: str) -> Packet:
     return engineio.packet.Packet(engineio.packet.MESSAGE, data=text)
 
 
+def _size(pkt: Packet) -> int:
+    data = getattr(pkt, "data", None)
+    return len(data) if isinstance(data, str | bytes) else 0
+
+
+class _CountingQueue(asyncio.Queue[Any]):
+    """An engine.io send queue that knows how many bytes it holds and when it was last
+    drained, so that a backlog is bounded in bytes as well as packets, and a consumer
+    that stopped taking packets (a long-polling client that no longer polls) is seen."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bytes = 0
+        self.taken_at = time.monotonic()
+
+    def _put(self, item: Any) -> None:
+        super()._put(item)
+        self.bytes += _size(item)
+
+    def _get(self) -> Any:
+        item = super()._get()
+        self.bytes -= _size(item)
+        self.taken_at = time.monotonic()
+        return item
+
+
 class Outbox:
     """The send queue of one connected socket's engine.io session.
 
@@ -37,11 +66,11 @@ class Outbox:
     waits and the hub never yields per packet.
     """
 
-    __slots__ = ("_socket", "backlog", "put")
+    __slots__ = ("_queue", "_socket", "backlog", "put")
 
     def __init__(self, socket: Any) -> None:
         self._socket = socket
-        queue = socket.queue
+        queue = self._queue = socket.queue
         #: Packets queued and not yet written to the transport.
         self.backlog: Callable[[], int] = queue.qsize
         #: Queue a packet; the queue is unbounded, so this is what ``await socket.send``
@@ -51,6 +80,55 @@ class Outbox:
     @property
     def closed(self) -> bool:
         return bool(self._socket.closed)
+
+    def discard(self) -> None:
+        """Drop every packet still queued: the socket is being cut off, and its client
+        resumes with ``last_seq``. The memory is freed now, however long the client's
+        connection takes to close."""
+        queue = self._queue
+        while True:
+            try:
+                queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            queue.task_done()
+
+    def abort(self) -> None:
+        """Drop the socket's TCP connection now (websocket transport).
+
+        A Socket.IO disconnect alone leaves a client that does not read connected until
+        the websocket's keepalive gives up (30-60 s), holding its kernel buffers. ASGI
+        has no abort, so this reaches the server's protocol object behind the ASGI
+        ``send`` callable (uvicorn's, which has ``transport``); elsewhere it falls back
+        to an ASGI close.
+        """
+        ws = getattr(self._socket, "websocket", None)
+        if ws is None:
+            return
+        protocol = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+        transport = getattr(protocol, "transport", None)
+        if transport is not None and hasattr(transport, "abort"):
+            transport.abort()
+        else:
+            asyncio.get_running_loop().create_task(ws.close())
+
+    def same_socket(self, other: Outbox) -> bool:
+        return self._socket is other._socket
+
+    def backlog_bytes(self) -> int:
+        """Bytes of packet data queued and not yet taken by the socket's writer."""
+        return int(getattr(self._queue, "bytes", 0))
+
+    def stalled_for(self) -> float:
+        """Seconds since the writer last took a packet while some are waiting (else 0)."""
+        if not self._queue.qsize():
+            return 0.0
+        return time.monotonic() - float(getattr(self._queue, "taken_at", time.monotonic()))
+
+
+def packet_size(pkt: Packet) -> int:
+    """What a packet adds to a backlog's byte count."""
+    return _size(pkt)
 
 
 def is_connected(sio: socketio.AsyncServer, sid: str) -> bool:
@@ -67,10 +145,32 @@ def outbox(sio: socketio.AsyncServer, sid: str) -> Outbox | None:
     return Outbox(socket)
 
 
+async def close_session(sio: socketio.AsyncServer, sid: str) -> None:
+    """Disconnect ``sid`` and end its engine.io session too, without waiting for a client
+    that does not read. A Socket.IO disconnect alone leaves the session (and its queue,
+    pings and pongs) alive: a long-polling client could keep it with pongs forever."""
+    eio_sid = sio.manager.eio_sid_from_sid(sid, NAMESPACE)
+    await sio.disconnect(sid)
+    socket = sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
+    if socket is not None:
+        await socket.close(wait=False, abort=True, reason=sio.eio.reason.SERVER_DISCONNECT)
+        sio.eio.sockets.pop(eio_sid, None)
+
+
 def backlogs(sio: socketio.AsyncServer) -> Iterator[int]:
     """The send-queue depth of every engine.io session of this server (for benchmarks)."""
     for socket in list(sio.eio.sockets.values()):
         yield socket.queue.qsize()
+
+
+class _Socket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
+    """An engine.io session that remembers its websocket, so that it can be aborted."""
+
+    websocket: Any = None
+
+    async def _websocket_handler(self, ws: Any) -> Any:
+        self.websocket = ws
+        return await super()._websocket_handler(ws)
 
 
 class _EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
@@ -82,6 +182,18 @@ class _EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
     session alive, for good: one leak per request. The CLOSE packet stays queued for a
     client that does come back.
     """
+
+    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "connect":
+            # The session was just made (``_handle_connect``), before any transport use.
+            socket = self.sockets.get(args[0])
+            if type(socket) is engineio.async_socket.AsyncSocket:
+                socket.__class__ = _Socket
+        return await super()._trigger_event(event, *args, **kwargs)
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> asyncio.Queue[Any]:
+        # Every engine.io session's send queue is made here (``BaseSocket.__init__``).
+        return _CountingQueue(*args, **kwargs)
 
     async def disconnect(self, sid: str | None = None) -> None:
         socket = self.sockets.get(sid) if sid is not None else None

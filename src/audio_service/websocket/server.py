@@ -178,14 +178,24 @@ class SocketHandlers:
         if not isinstance(found, tuple):
             return found
         job, head = found
+        after = request.last_seq or 0
+        if (request.epoch is not None and request.epoch != job.epoch) or after > head:
+            # The client holds seqs of a log that is no longer there (lost and created
+            # again, or rewound): replaying this one would hand it reused seqs.
+            return await self._refuse(
+                sid,
+                ErrorCode.JOB_LOST,
+                "the job's events were lost since you received them; submit it again",
+                job.job_id,
+            )
         status = job.status.value
         await self.sio.emit(
             MessageType.SUBSCRIBED.value,
-            subscribed_payload(job.job_id, status, job.progress, head, job.duration),
+            subscribed_payload(job.job_id, status, job.progress, head, job.duration, job.epoch),
             to=sid,
         )
-        await self.hub.subscribe(sid, job.job_id, after=request.last_seq or 0, head=head)
-        return ok_ack(job.job_id, status, head)
+        await self.hub.subscribe(sid, job.job_id, after=after, head=head, epoch=job.epoch)
+        return ok_ack(job.job_id, status, head, job.epoch)
 
     async def unsubscribe(self, sid: str, data: Any = None, *_: Any) -> Ack:
         request = await self._request(sid, data)
@@ -196,7 +206,7 @@ class SocketHandlers:
         if not isinstance(found, tuple):
             return found
         job, head = found
-        return ok_ack(job.job_id, job.status.value, head)
+        return ok_ack(job.job_id, job.status.value, head, job.epoch)
 
     async def unknown(self, event: str, sid: str, *_: Any) -> ErrorAck:
         if not self._rate_ok(sid):
