@@ -1,0 +1,137 @@
+"""Render the corpus (cached), run each analyser on it, score, print and write the tables.
+
+    .venv/bin/python -m bench.accuracy            # the whole corpus, writes docs/ACCURACY.md
+    .venv/bin/python -m bench.accuracy --quick    # ten pieces covering every class
+    .venv/bin/python -m bench.accuracy --only ours   # reuse the naive script's cached run
+
+Needs the ``bench`` extra (``pip install -e '.[dev,bench]'``) and the Debian packages
+fluidsynth, fluid-soundfont-gm and espeak-ng. At most ``--workers`` (default 2) processes
+analyse at once, each with one BLAS/FFT thread, as the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from bench.accuracy import report
+from bench.accuracy.corpus import RESULTS, build, load_truth
+from bench.accuracy.pieces import PIECES, QUICK
+from bench.accuracy.score import score_piece
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "ACCURACY.md"
+ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def _analyse(task: tuple[str, str, str]) -> tuple[str, str, dict[str, Any], float]:
+    from bench.accuracy.implementations import IMPLEMENTATIONS
+
+    impl, name, path = task
+    start = time.perf_counter()
+    estimate = IMPLEMENTATIONS[impl](path)
+    return impl, name, estimate, time.perf_counter() - start
+
+
+def _warm_up(impls: list[str]) -> None:
+    """Run each analyser once here, so numba compiles and caches before the workers start.
+
+    Two workers compiling librosa's cached numba functions at once can leave a corrupt
+    cache behind, which then crashes every later process (seen here as a segfault in
+    ``beat_track``).
+    """
+    import numpy as np
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "warm-up.wav"
+        clicks = np.zeros(8 * 22_050, dtype=np.float32)
+        clicks[::11_025] = 1.0
+        sf.write(path, clicks, 22_050)
+        for impl in impls:
+            _analyse((impl, "warm-up", str(path)))
+
+
+def _naive_cache(corpus: Path) -> Path:
+    source = (Path(__file__).parent / "implementations.py").read_bytes()
+    return RESULTS / f"naive-{corpus.name}-{hashlib.sha256(source).hexdigest()[:8]}.json"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="ten pieces, no doc written")
+    parser.add_argument("--only", choices=("ours", "naive"), help="run one analyser")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-doc", action="store_true", help="do not write docs/ACCURACY.md")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    for name in ONE_THREAD:
+        os.environ[name] = "1"
+    pieces = [p for p in PIECES if not args.quick or p.name in QUICK]
+    corpus = build(pieces, workers=args.workers)
+    rendered = time.perf_counter()
+    truths = {p.name: load_truth(corpus, p) for p in pieces}
+
+    estimates: dict[str, dict[str, dict[str, Any]]] = {"ours": {}, "naive": {}}
+    impls = [args.only] if args.only else ["ours", "naive"]
+    cache = _naive_cache(corpus)
+    if "naive" not in impls and cache.exists():
+        estimates["naive"] = json.loads(cache.read_text())
+    tasks = [(impl, p.name, str(corpus / f"{p.name}.flac")) for p in pieces for impl in impls]
+    seconds: dict[str, float] = dict.fromkeys(impls, 0.0)
+    _warm_up(impls)
+    # A pool that reports a crashed worker (BrokenProcessPool) instead of waiting forever.
+    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+        for impl, name, estimate, elapsed in pool.map(_analyse, tasks):
+            estimates[impl][name] = estimate
+            seconds[impl] += elapsed
+    if "naive" in impls and not args.quick:
+        cache.write_text(json.dumps(estimates["naive"]))
+
+    scores = {
+        impl: {n: score_piece(truths[n], e) for n, e in rows.items() if n in truths}
+        for impl, rows in estimates.items()
+        if rows
+    }
+    finished = time.perf_counter()
+    timing = (
+        f"Run time {finished - started:.0f} s ({rendered - started:.0f} s rendering or cache; "
+        + ", ".join(f"{impl} {s:.0f} s of analysis" for impl, s in seconds.items())
+        + f"; {args.workers} workers)."
+    )
+    tables = "\n\n".join(
+        [
+            "### Overall (means over the music pieces; controls: the fraction that abstain)",
+            report.overall_table(scores),
+            "### Per class of piece (ours / naive)",
+            report.class_table(scores, truths),
+        ]
+    )
+    print(tables)
+    print()
+    print(report.composition(truths))
+    print(timing)
+    write = not (args.quick or args.no_doc)
+    if write:
+        generated = "\n\n".join(
+            [
+                f"Corpus `{corpus.name}`: {report.composition(truths)}",
+                f"Command: `.venv/bin/python -m bench.accuracy`. {timing}",
+                tables,
+                "### Per piece",
+                report.piece_table(estimates, scores, truths),
+            ]
+        )
+        report.write_doc(DOC, generated, (Path(__file__).parent / "ACCURACY.in.md").read_text())
+        print(f"wrote {DOC}", file=sys.stderr)
+    (RESULTS / "accuracy-latest.json").write_text(
+        json.dumps({"estimates": estimates, "scores": scores, "truths": truths})
+    )

@@ -1,0 +1,206 @@
+"""Accuracy regression: a pure-numpy subset of bench/accuracy, scored with mir_eval.
+
+The full benchmark (``python -m bench.accuracy``) renders General MIDI music with FluidSynth;
+CI has no FluidSynth, so here a handful of short pieces are synthesised additively with known
+truth: drum kits at known tempi (a fast one, a triple-meter one), chord progressions in known
+keys, two contrasting halves for a section boundary, a pulseless pad and noise. Thresholds
+sit just below what the analysis achieves now; raise them as it improves, never lower them
+to pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from bench.accuracy.implementations import ours
+from bench.accuracy.score import aggregate, score_piece
+
+from tests.support.signals import NOTE_INDEX, SR, hz, pink_noise, write
+
+MAJOR = (0, 2, 4, 5, 7, 9, 11)
+MINOR = (0, 2, 3, 5, 7, 8, 10)
+
+
+@dataclass
+class Piece:
+    name: str
+    audio: np.ndarray
+    truth: dict[str, Any] = field(default_factory=dict)
+
+
+def _drum(kind: str, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.15 * SR)) / SR
+    if kind == "kick":
+        body = np.sin(2 * np.pi * (50 * t + 40 * 0.03 * (1 - np.exp(-t / 0.03))))
+        return 0.9 * body * np.exp(-t / 0.06)
+    if kind == "snare":
+        noise = rng.standard_normal(len(t)) * np.exp(-t / 0.04)
+        return 0.45 * noise + 0.3 * np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.03)
+    hat = np.diff(rng.standard_normal(len(t) + 1)) * np.exp(-t / 0.012)
+    return 0.12 * hat
+
+
+def _chord_tone(midi_notes: list[int], seconds: float, *, attack: float) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    envelope = np.minimum(1, t / attack) * np.exp(-t / 2.5) * np.minimum(1, (seconds - t) / 0.05)
+    wave = sum(np.sin(2 * np.pi * hz(n) * k * t) / k**1.5 for n in midi_notes for k in (1, 2, 3, 4))
+    return 0.08 * wave * envelope
+
+
+def band(
+    name: str,
+    *,
+    bpm: float,
+    beats_per_bar: int,
+    key: str,
+    mode: str,
+    bars: int,
+    seed: int,
+    drums: bool = True,
+    progression: tuple[int, ...] = (0, 5, 3, 4),
+) -> Piece:
+    """Kick on 1 (and 3 in 4/4), snare on the backbeat, eighth hats, bass and chords per bar.
+
+    Without drums, bass and a chord struck on each beat.
+    """
+    rng = np.random.default_rng(seed)
+    period = 60.0 / bpm
+    n_beats = bars * beats_per_bar
+    out = np.zeros(int((n_beats * period + 2) * SR))
+    scale = MAJOR if mode == "major" else MINOR
+    tonic = 48 + NOTE_INDEX[key]
+
+    def add(signal: np.ndarray, at: float, gain: float = 1.0) -> None:
+        i = max(0, round(at * SR))
+        piece = signal[: len(out) - i]
+        out[i : i + len(piece)] += gain * piece
+
+    for bar in range(bars):
+        degree = progression[bar % len(progression)]
+        root = tonic + scale[degree]
+        triad = [tonic + 12 * ((degree + k) // 7) + scale[(degree + k) % 7] for k in (0, 2, 4)]
+        if mode == "minor" and degree == 4:
+            triad[1] += 1  # harmonic minor: the dominant is major
+        start = bar * beats_per_bar * period
+        add(_chord_tone([root - 12], beats_per_bar * period, attack=0.01), start, 1.6)
+        if not drums:
+            # Without drums the chord is struck on every beat, as a pianist comps.
+            for beat in range(beats_per_bar):
+                chord = _chord_tone([n + 12 for n in triad], period, attack=0.01)
+                add(chord, start + beat * period, 1.0 if beat == 0 else 0.7)
+            continue
+        add(_chord_tone([n + 12 for n in triad], beats_per_bar * period, attack=0.02), start)
+        for beat in range(beats_per_bar):
+            at = start + beat * period
+            velocity = rng.uniform(0.8, 1.0)
+            if beat == 0 or (beats_per_bar == 4 and beat == 2):
+                add(_drum("kick", rng), at, velocity)
+            if (beats_per_bar == 4 and beat in (1, 3)) or (beats_per_bar == 3 and beat > 0):
+                add(_drum("snare", rng), at, velocity * (0.7 if beats_per_bar == 3 else 1))
+            for half in (0.0, 0.5):
+                add(_drum("hat", rng), at + half * period, rng.uniform(0.6, 1.0))
+    beats = [i * period for i in range(n_beats)]
+    truth = {
+        "music": True,
+        "tempo": bpm,
+        "beats": beats,
+        "downbeats": beats[::beats_per_bar],
+        "meter": beats_per_bar,
+        "key": key,
+        "mode": mode,
+        "boundaries": [],
+        "duration": len(out) / SR,
+    }
+    return Piece(name, (0.8 * out / np.max(np.abs(out))).astype(np.float32), truth)
+
+
+def two_halves(seed: int) -> Piece:
+    """Drums and chords in G major, then a drumless pad section: one boundary in between."""
+    first = band("first", bpm=120, beats_per_bar=4, key="G", mode="major", bars=8, seed=seed)
+    second = band(
+        "second",
+        bpm=120,
+        beats_per_bar=4,
+        key="G",
+        mode="major",
+        bars=8,
+        seed=seed,
+        drums=False,
+        progression=(3, 4, 0, 0),
+    )
+    cut = int(16 * SR)  # 8 bars at 120 BPM
+    audio = np.concatenate([first.audio[:cut], 0.7 * second.audio])
+    truth = dict(first.truth)
+    truth["beats"] = [i * 0.5 for i in range(64)]
+    truth["downbeats"] = truth["beats"][::4]
+    truth["boundaries"] = [16.0]
+    truth["duration"] = len(audio) / SR
+    return Piece("two-halves-G", audio.astype(np.float32), truth)
+
+
+def pulseless_pad(seed: int, seconds: float = 20.0) -> Piece:
+    """Inharmonic partials gliding and swelling slowly: no onsets, no pulse, no key."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    out = np.zeros(len(t))
+    for _ in range(7):
+        glide = 2 ** (rng.normal(0, 0.3) * t / seconds)
+        phase = 2 * np.pi * np.cumsum(rng.uniform(120, 800) * glide) / SR
+        out += (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.03, 0.08) * t)) * np.sin(phase)
+    fade = np.minimum(1, np.minimum(t, seconds - t) / 3)
+    return Piece("pulseless-pad", (0.1 * out * fade).astype(np.float32), {"music": False})
+
+
+def corpus() -> list[Piece]:
+    kw = {"key": "C", "mode": "major"}
+    return [
+        band("pop-C-120", bpm=120, beats_per_bar=4, bars=10, seed=1, **kw),
+        band("dnb-Fm-172", bpm=172, beats_per_bar=4, key="F", mode="minor", bars=14, seed=2),
+        band("waltz-Bb-3-4-150", bpm=150, beats_per_bar=3, key="A#", mode="major", bars=14, seed=3),
+        band("slow-Em-72", bpm=72, beats_per_bar=4, key="E", mode="minor", bars=6, seed=4),
+        band(
+            "chords-D-96",
+            bpm=96,
+            beats_per_bar=4,
+            key="D",
+            mode="major",
+            bars=8,
+            seed=5,
+            drums=False,
+        ),
+        two_halves(6),
+        pulseless_pad(7),
+        Piece("pink-noise", pink_noise(15.0, seed=8), {"music": False}),
+    ]
+
+
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float]]:
+    directory: Path = tmp_path_factory.mktemp("accuracy")
+    out = {}
+    for piece in corpus():
+        path = write(directory / f"{piece.name}.wav", piece.audio)
+        out[piece.name] = score_piece(piece.truth, ours(str(path)))
+    return out
+
+
+def mean(scores: dict[str, dict[str, float]], metric: str) -> float:
+    return aggregate(list(scores.values()))[metric]
+
+
+#: Means the analysis reached when each threshold was last set, minus a small margin; raise
+#: them as it improves (issue 10). The key misses are I-vi-IV-V in C read as A minor and
+#: I-vi-IV-V in Bb read as G minor (relative keys, 0.3 each).
+THRESHOLDS = {"acc1": 0.95, "acc2": 0.95, "beat_f": 0.92, "downbeat_f": 0.88, "meter": 0.95}
+THRESHOLDS |= {"key": 0.75, "bound_f05": 0.9, "bound_f3": 0.9, "control": 0.95}
+
+
+@pytest.mark.parametrize("metric", sorted(THRESHOLDS))
+def test_metric_at_least_threshold(scores: dict[str, dict[str, float]], metric: str) -> None:
+    value = mean(scores, metric)
+    detail = {name: row.get(metric) for name, row in scores.items()}
+    assert value >= THRESHOLDS[metric], f"{metric} = {value:.3f} < {THRESHOLDS[metric]}: {detail}"
