@@ -12,6 +12,7 @@ pins each behaviour relied on.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,6 +21,9 @@ import engineio
 import engineio.async_socket
 import engineio.packet
 import socketio
+import socketio.packet
+
+logger = logging.getLogger(__name__)
 
 #: The only Socket.IO namespace the service uses.
 NAMESPACE = "/"
@@ -151,10 +155,18 @@ async def close_session(sio: socketio.AsyncServer, sid: str) -> None:
     pings and pongs) alive: a long-polling client could keep it with pongs forever."""
     eio_sid = sio.manager.eio_sid_from_sid(sid, NAMESPACE)
     await sio.disconnect(sid)
-    socket = sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
-    if socket is not None:
-        await socket.close(wait=False, abort=True, reason=sio.eio.reason.SERVER_DISCONNECT)
-        sio.eio.sockets.pop(eio_sid, None)
+    if eio_sid is not None:
+        await _end_session(sio.eio, eio_sid)
+
+
+async def _end_session(server: Any, eio_sid: str) -> None:
+    """Close an engine.io session at once: no CLOSE packet waited for, transport aborted."""
+    socket = server.sockets.get(eio_sid)
+    if socket is None:
+        return
+    Outbox(socket).abort()
+    await socket.close(wait=False, abort=True, reason=server.reason.SERVER_DISCONNECT)
+    server.sockets.pop(eio_sid, None)
 
 
 def backlogs(sio: socketio.AsyncServer) -> Iterator[int]:
@@ -204,8 +216,74 @@ class _EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
         self.sockets.pop(sid, None)
 
 
+#: Frames a connection may send that python-socketio cannot decode before it is dropped.
+MAX_BAD_FRAMES = 5
+#: Stands for an event name that is not a string (``42[[1,2]]``) when it is refused.
+NOT_A_NAME = "(not a string)"
+
+
 class AsyncServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server over the engine.io server above."""
+    """python-socketio's server over the engine.io server above, hardened against frames
+    it cannot decode.
+
+    python-socketio raised from its message handler on an undecodable frame, and
+    python-engineio logged about 1 KB of traceback for each (300 two-byte frames in 40 ms)
+    while the connection stayed open; an event named by a list raised TypeError before
+    any handler could answer. Here a bad frame is logged once per connection, charged to
+    the socket's budget through :attr:`on_bad_frame`, and the connection is dropped after
+    :data:`MAX_BAD_FRAMES`; an event whose name is not a string reaches the catch-all
+    handler under :data:`NOT_A_NAME`, which refuses it with an error ack.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._bad_frames: dict[str, int] = {}
+        #: Called with the socket's sid (None before the namespace connect) on each bad
+        #: frame; False drops the connection at once (its budget is spent).
+        self.on_bad_frame: Callable[[str | None], bool] = lambda sid: True
 
     def _engineio_server_class(self) -> type[engineio.AsyncServer]:
         return _EngineIOServer
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if eio_sid not in self.eio.sockets:
+            return  # a frame still in flight from a session this server ended
+        if eio_sid not in self._binary_packet:
+            try:
+                pkt = self.packet_class(encoded_packet=data)
+            except Exception:
+                await self._bad_frame(eio_sid, data)
+                return
+            if pkt.packet_type == socketio.packet.EVENT and not _named(pkt.data):
+                await self._handle_event(eio_sid, pkt.namespace, pkt.id, _renamed(pkt.data))
+                return
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except Exception:
+            await self._bad_frame(eio_sid, data)
+
+    async def _bad_frame(self, eio_sid: str, data: Any) -> None:
+        count = self._bad_frames.get(eio_sid, 0) + 1
+        self._bad_frames[eio_sid] = count
+        if count == 1:
+            logger.warning(
+                "engine.io session %s sent a frame that is not Socket.IO (%d bytes); "
+                "later ones are not logged",
+                eio_sid,
+                len(data) if isinstance(data, str | bytes) else 0,
+            )
+        within_budget = self.on_bad_frame(self.manager.sid_from_eio_sid(eio_sid, NAMESPACE))
+        if count >= MAX_BAD_FRAMES or not within_budget:
+            await _end_session(self.eio, eio_sid)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, *args: Any) -> None:
+        self._bad_frames.pop(eio_sid, None)
+        await super()._handle_eio_disconnect(eio_sid, *args)
+
+
+def _named(data: Any) -> bool:
+    return isinstance(data, list) and bool(data) and isinstance(data[0], str)
+
+
+def _renamed(data: Any) -> list[Any]:
+    return [NOT_A_NAME, *(data[1:] if isinstance(data, list) else [])]

@@ -352,7 +352,6 @@ class Hub:
         conn = self._conns.get(sid)
         if conn is not None:
             conn.outbox.discard()
-            conn.outbox.abort()
         self.drop_socket(sid)
         asyncio.get_running_loop().create_task(eio.close_session(self.sio, sid))
 

@@ -98,6 +98,9 @@ class SocketHandlers:
         sio.on("subscribe", self.subscribe)
         sio.on("unsubscribe", self.unsubscribe)
         sio.on("*", self.unknown)
+        if isinstance(sio, eio.AsyncServer):
+            # A frame that cannot be decoded costs a token like any event.
+            sio.on_bad_frame = lambda sid: sid is None or self._rate_ok(sid)
 
     # python-socketio dispatches a client's *event* named "connect" or "disconnect" to these
     # same handlers. Unanswered, that would reset the socket's token bucket or forget it

@@ -83,6 +83,9 @@ async def _read_json(request: Request) -> AnalyzeRequest:
             raise InvalidRequest("JSON body is too large")
     try:
         return AnalyzeRequest.model_validate(json.loads(raw))
+    except RecursionError as exc:
+        # json.loads recurses per nesting level: 100,000 "[" were an unhandled 500.
+        raise InvalidRequest("body is nested too deeply") from exc
     except (ValueError, ValidationError) as exc:
         if isinstance(exc, ValidationError):
             first = exc.errors()[0]
