@@ -75,8 +75,15 @@ class Settings(BaseSettings):
     #: stopped polling, a websocket that stopped reading) is disconnected, seconds.
     socket_stall_seconds: float = Field(30, gt=0)
     max_subscriptions_per_socket: int = Field(20, ge=1)
+    #: Socket.IO connections (websocket and long-polling sessions alike) per process; past
+    #: it the handshake is refused (503). Keep it under the process's descriptor limit.
+    max_connections: int = Field(10000, ge=1)
     socket_events_per_second: float = Field(20, gt=0)
     enable_docs: bool = True
+    #: ``/metrics`` for ``Authorization: Bearer <token>`` when set; else loopback peers only,
+    #: unless METRICS_PUBLIC.
+    metrics_token: str = ""
+    metrics_public: bool = False
     log_level: str = "INFO"
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")

@@ -72,6 +72,8 @@ class ErrorCode(StrEnum):
     #: The job's log was lost or rewound (Redis restarted empty, a failover to a lagging
     #: replica): terminal for its subscribers, and the answer to a resume from another epoch.
     JOB_LOST = "JOB_LOST"
+    #: The process holds MAX_CONNECTIONS connections (503 on the engine.io handshake).
+    AT_CAPACITY = "AT_CAPACITY"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     INVALID_REQUEST = "INVALID_REQUEST"  #: a REST request body or parameter of the wrong shape
     TOO_LARGE = "TOO_LARGE"  #: an upload over MAX_UPLOAD_MB

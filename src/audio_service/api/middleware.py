@@ -46,9 +46,21 @@ def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
     headers = list(_SECURITY_HEADERS)
     if not path.startswith(_DOCS_PATHS):
         headers.append(_CSP)
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/socket.io")):
         headers.append(_NO_STORE)
     return headers
+
+
+def with_security_headers(send: Send, path: str) -> Send:
+    """``send``, adding the security headers of ``path`` to the response's start."""
+    extra = _headers_for(path)
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = list(message.get("headers", [])) + extra
+        await send(message)
+
+    return send_with_headers
 
 
 class SecurityHeaders:
@@ -59,11 +71,4 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _headers_for(scope["path"])
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, with_security_headers(send, scope["path"]))

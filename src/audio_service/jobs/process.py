@@ -13,6 +13,7 @@ limit leaves room for the analysis and still stops a runaway allocation (see
 
 from __future__ import annotations
 
+import logging
 import resource
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -116,8 +117,11 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
         report.send(ErrorMessage(ErrorCode.DECODE_ERROR, "the file needs too much memory"))
     except (BrokenPipeError, EOFError):
         return  # the runner is gone: nobody to report to
-    except Exception as exc:
-        report.send(ErrorMessage(ErrorCode.INTERNAL_ERROR, f"analysis failed: {exc}"[:300]))
+    except Exception:
+        # The exception's text may name files and internals: the log has it, clients a
+        # generic message.
+        logging.getLogger(__name__).exception("job %s: the analysis failed", spec.job_id)
+        report.send(ErrorMessage(ErrorCode.INTERNAL_ERROR, "the analysis failed"))
     finally:
         conn.close()
 

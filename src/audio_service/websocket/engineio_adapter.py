@@ -23,6 +23,8 @@ import engineio.packet
 import socketio
 import socketio.packet
 
+from audio_service.protocol import ErrorCode, dumps, error_payload
+
 logger = logging.getLogger(__name__)
 
 #: The only Socket.IO namespace the service uses.
@@ -182,7 +184,11 @@ class _Socket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
 
     async def _websocket_handler(self, ws: Any) -> Any:
         self.websocket = ws
-        return await super()._websocket_handler(ws)
+        try:
+            return await super()._websocket_handler(ws)
+        finally:
+            # ws holds the server's protocol object: no cycle that outlives the connection.
+            self.websocket = None
 
 
 class _EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
@@ -202,6 +208,20 @@ class _EngineIOServer(engineio.AsyncServer):  # type: ignore[misc]
             if type(socket) is engineio.async_socket.AsyncSocket:
                 socket.__class__ = _Socket
         return await super()._trigger_event(event, *args, **kwargs)
+
+    #: Engine.io sessions (websocket and long-polling alike) this process accepts; 0: any.
+    max_sessions = 0
+
+    async def _handle_connect(self, environ: Any, transport: str, jsonp_index: Any = None) -> Any:
+        if self.max_sessions and len(self.sockets) >= self.max_sessions:
+            # A websocket handshake refused this way is closed before it is accepted.
+            body = dumps(error_payload(ErrorCode.AT_CAPACITY, "too many connections; retry"))
+            return {
+                "status": "503 SERVICE UNAVAILABLE",
+                "headers": [("Content-Type", "application/json"), ("Retry-After", "5")],
+                "response": body.encode(),
+            }
+        return await super()._handle_connect(environ, transport, jsonp_index)
 
     def create_queue(self, *args: Any, **kwargs: Any) -> asyncio.Queue[Any]:
         # Every engine.io session's send queue is made here (``BaseSocket.__init__``).

@@ -42,7 +42,7 @@ MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 
 
 def create_sio(settings: Settings) -> socketio.AsyncServer:
-    return eio.AsyncServer(
+    sio = eio.AsyncServer(
         async_mode="asgi",
         # The same allow-list as the REST API; engine.io checks it on polling and websocket.
         cors_allowed_origins=list(settings.allowed_origins),
@@ -56,6 +56,8 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         # Small JSON events: compression costs more CPU than it saves (see BENCHMARKS.md).
         http_compression=False,
     )
+    sio.eio.max_sessions = settings.max_connections
+    return sio
 
 
 class _TokenBucket:
