@@ -16,6 +16,12 @@ core (one BLAS/FFT thread), three runs each, and prints medians as a Markdown ta
 
 Wall time and time to first segment start when decoding starts (imports and warm-up
 excluded); peak memory is the child's peak resident set size (imports included).
+
+Cold start: the wall time of a fresh ``audio-service analyze FILE`` process (interpreter
+start, imports, filter banks, decoding, analysis, summary) against a fresh process of
+``bench/cold_floor.py`` (decode with libsndfile, downmix, one windowed FFT per frame, nothing
+else imported), both pinned to one core, runs interleaved; medians and their ratio
+(target <= 1.5). ``--cold-only`` measures just that (about a minute).
 """
 
 from __future__ import annotations
@@ -92,13 +98,15 @@ def music(seconds: float, *, seed: int = 7) -> np.ndarray:
     return stereo.astype(np.float32)
 
 
-def write_tracks(directory: Path) -> dict[str, Path]:
+def write_tracks(directory: Path, *, long: bool = True) -> dict[str, Path]:
     import soundfile as sf
 
     track = music(300.0)
     paths = {"WAV": directory / "track.wav", "MP3": directory / "track.mp3"}
     sf.write(paths["WAV"], track, SR, subtype="PCM_16")
     sf.write(paths["MP3"], track, SR)
+    if not long:
+        return paths
     long_path = directory / "long.wav"
     with sf.SoundFile(long_path, "w", SR, 2, subtype="PCM_16") as out:
         for _ in range(6):
@@ -260,6 +268,65 @@ def run_child(implementation: str, path: Path) -> dict[str, float]:
     return result
 
 
+def run_cold(command: list[str]) -> dict[str, float]:
+    """Wall and CPU time of one fresh process pinned to the idlest core, output discarded."""
+    env = {**os.environ, **ONE_THREAD, "PYTHONWARNINGS": "ignore"}
+    core = idlest_core()
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, command)
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime}
+
+
+def cold_commands(path: Path) -> dict[str, list[str]]:
+    """The CLI as a user runs it (the venv's console script), and the floor script."""
+    script = Path(sys.executable).with_name("audio-service")
+    cli = [str(script)] if script.exists() else [sys.executable, "-m", "audio_service.cli"]
+    floor = [sys.executable, str(Path(__file__).with_name("cold_floor.py")), str(path)]
+    return {"cli": [*cli, "analyze", str(path)], "floor": floor}
+
+
+def measure_cold(path: Path, runs: int) -> dict[str, dict[str, float]]:
+    """Median fresh-process wall and CPU times of the CLI and the floor, runs interleaved."""
+    commands = cold_commands(path)
+    times: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            times[name].append(run_cold(command))
+    return {
+        name: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+        for name, rs in times.items()
+    }
+
+
+def print_cold(cold: dict[str, dict[str, dict[str, float]]], runs: int) -> None:
+    print(
+        f"\nCold start: fresh processes pinned to one core, medians of {runs} interleaved runs.\n"
+    )
+    print(
+        "| format | `audio-service analyze`, wall (CPU) (s) | floor, wall (CPU) (s) "
+        "| CLI / floor, wall (CPU) [target <= 1.5] |"
+    )
+    print("|---|---:|---:|---:|")
+    for fmt, r in cold.items():
+        cli, floor = r["cli"], r["floor"]
+        print(
+            f"| {fmt} | {cli['wall']:.3f} ({cli['cpu']:.3f}) | {floor['wall']:.3f} "
+            f"({floor['cpu']:.3f}) | {cli['wall'] / floor['wall']:.2f} "
+            f"({cli['cpu'] / floor['cpu']:.2f}) |"
+        )
+
+
 def measure(path: Path, runs: int) -> dict[str, dict[str, float]]:
     """Medians per implementation; runs are interleaved so that load spikes hit all three."""
     results: dict[str, list[dict[str, float]]] = {name: [] for name in IMPLEMENTATIONS}
@@ -275,9 +342,14 @@ def measure(path: Path, runs: int) -> dict[str, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--cold-only", action="store_true", help="only the cold-start rows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_tracks(Path(tmp))
+        paths = write_tracks(Path(tmp), long=not args.cold_only)
+        cold = {fmt: measure_cold(paths[fmt], args.runs) for fmt in ("WAV", "MP3")}
+        if args.cold_only:
+            print_cold(cold, args.runs)
+            return
         rows = {fmt: measure(paths[fmt], args.runs) for fmt in ("WAV", "MP3")}
         long = measure(paths["WAV 30 min"], 1)
     duration = 300.0
@@ -313,6 +385,7 @@ def main() -> None:
             f"| {name} | {rows['WAV'][name]['peak_mb']:.0f} | {long[name]['peak_mb']:.0f} "
             f"| {long[name]['wall']:.2f} |"
         )
+    print_cold(cold, args.runs)
 
 
 if __name__ == "__main__":

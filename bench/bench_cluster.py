@@ -1,7 +1,7 @@
 """The same fan-out workload on the embedded back-end (one node) and on Redis (two nodes).
 
     .venv/bin/python bench/bench_cluster.py [--jobs 100] [--subscribers 5] [--chunks 300]
-                                            [--rate 20]
+                                            [--rate 20] [--runs 3] [--no-write]
 
 Each job gets ``--subscribers`` websocket clients (on Redis, alternately on node A and B),
 then ``--chunks`` chunks and a ``complete`` are published through ``JobService.publish``, as
@@ -12,6 +12,11 @@ receipt, one machine clock). Redis runs in a redis-server of the benchmark's own
 INFO commandstats counts only this workload's commands (including those run by scripts).
 The clients are raw Engine.IO/Socket.IO websockets, lighter than python-socketio's client,
 so that the clients cost the shared CPU as little as possible.
+
+The figure that matters is the cluster's cost: server-side CPU (nodes, Redis, publisher) per
+delivered event, on Redis against embedded, medians of ``--runs`` runs with both back-ends
+up at once and their runs interleaved. It is printed with its parts and written into
+docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Any
 import httpx
 import psutil
 import redis
+import uvloop
 import websockets
 from fastapi import Request
 from websockets.typing import Origin
@@ -48,6 +54,9 @@ sys.path.insert(0, str(ROOT))
 from bench.servers.control import synthetic_segment  # noqa: E402
 
 ORIGIN = Origin("http://localhost:3000")
+DOCS = ROOT / "docs" / "BENCHMARKS.md"
+START = "<!-- bench_cluster:start -->"
+END = "<!-- bench_cluster:end -->"
 
 
 # -- inside the processes under test ------------------------------------------------------
@@ -99,7 +108,16 @@ def run_node(port: int) -> None:
 
     app.other_asgi_app.add_api_route("/_bench/create", create, methods=["POST"])
     app.other_asgi_app.add_api_route("/_bench/publish", publish, methods=["POST"])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False)
+    from audio_service.websocket.lean import LeanWebSocketProtocol
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_per_message_deflate=False,
+        ws=LeanWebSocketProtocol,
+    )
 
 
 def run_create(job_ids: list[str]) -> None:
@@ -130,7 +148,8 @@ def run_publisher(job_ids: list[str], chunks: int, rate: float) -> None:
         await backend.close()
         return cpu
 
-    print(json.dumps({"cpu": asyncio.run(main())}))
+    # On uvloop, as `audio-service worker` runs.
+    print(json.dumps({"cpu": uvloop.run(main())}))
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -185,11 +204,15 @@ class Cluster:
     nodes: list[str]
     #: The environment of Redis mode (None: the embedded back-end).
     env: dict[str, str] | None
-    #: The server-side processes whose CPU time counts: nodes, and redis-server.
-    processes: list[psutil.Process] = field(default_factory=list)
+    #: The server-side processes whose CPU time counts, by role: "nodes", "redis".
+    processes: dict[str, list[psutil.Process]] = field(default_factory=dict)
 
-    def cpu(self) -> float:
-        return sum(sum(p.cpu_times()[:2]) for p in self.processes)
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each role's processes."""
+        return {
+            role: sum(sum(p.cpu_times()[:2]) for p in processes)
+            for role, processes in self.processes.items()
+        }
 
 
 def spawn(stack: contextlib.ExitStack, args: list[str], env: dict[str, str]) -> psutil.Process:
@@ -227,13 +250,13 @@ def cluster(kind: str, tmp: Path) -> Iterator[Cluster]:
             port = free_port()
             server = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
             server += ["--save", "", "--appendonly", "no", "--dir", str(tmp)]
-            result.processes.append(spawn(stack, server, env))
+            result.processes["redis"] = [spawn(stack, server, env)]
             env |= {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "REDIS_PREFIX": "bench"}
             result.env = env
         for _ in range(2 if kind == "redis" else 1):
             port = free_port()
             node = [sys.executable, __file__, "node", str(port)]
-            result.processes.append(spawn(stack, node, env))
+            result.processes.setdefault("nodes", []).append(spawn(stack, node, env))
             result.nodes.append(f"http://127.0.0.1:{port}")
         for url in result.nodes:
             wait_healthy(url)
@@ -282,6 +305,8 @@ async def run_once(c: Cluster, args: argparse.Namespace, rate: float) -> dict[st
         await asyncio.wait_for(asyncio.gather(*tasks), 300)
     calls = command_calls(stats) - calls if stats else 0
     delivered = sum(len(sub.seqs) for sub in subs)
+    used = {role: seconds - cpu[role] for role, seconds in c.cpu().items()}
+    used["publisher"] = publisher_cpu
     latencies = sorted(x for sub in subs for x in sub.latencies)
     return {
         "delivered": delivered,
@@ -291,7 +316,10 @@ async def run_once(c: Cluster, args: argparse.Namespace, rate: float) -> dict[st
         "per_second": delivered / (max(s.last for s in subs) - min(s.first_sent for s in subs)),
         "p50": statistics.median(latencies) * 1000,
         "p99": latencies[int(len(latencies) * 0.99)] * 1000,
-        "server_cpu": c.cpu() - cpu + publisher_cpu,
+        "server_cpu": sum(used.values()),
+        # Microseconds of server CPU per delivered event, in all and per role.
+        "us_per_event": 1e6 * sum(used.values()) / delivered,
+        **{f"us {role}": 1e6 * seconds / delivered for role, seconds in used.items()},
         "client_cpu": time.process_time() - client_cpu,
         "calls_per_event": calls / delivered if stats else None,
         "calls_per_append": calls / (args.jobs * (args.chunks + 2)) if stats else None,
@@ -316,40 +344,112 @@ async def helper(env: dict[str, str], command: str, body: dict[str, Any]) -> dic
     return answer
 
 
+ROLES = ("nodes", "redis", "publisher")
+FIGURES = ("delivered", "per_second", "p50", "p99", "server_cpu", "client_cpu", "us_per_event")
+
+
+def results_table(rows: dict[tuple[str, str], list[dict[str, Any]]]) -> list[str]:
+    lines = [
+        "| back-end | run | delivered | events/s | p50 ms | p99 ms | server CPU s "
+        "| client CPU s | server CPU per delivered event, µs (nodes + Redis + publisher) "
+        "| Redis cmds/delivered | Redis cmds/append | broken streams |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for (kind, run), results in rows.items():
+        m = {f: statistics.median(r[f] for r in results) for f in FIGURES}
+        parts = " + ".join(
+            f"{statistics.median(r[f'us {role}'] for r in results):.0f}"
+            for role in ROLES
+            if f"us {role}" in results[0]
+        )
+        if kind == "redis":
+            per_event = f"{statistics.median(r['calls_per_event'] for r in results):.3f}"
+            per_append = f"{statistics.median(r['calls_per_append'] for r in results):.2f}"
+        else:
+            per_event = per_append = "-"
+        lines.append(
+            f"| {kind} | {run} | {m['delivered']:,.0f} | {m['per_second']:,.0f} "
+            f"| {m['p50']:.1f} | {m['p99']:.1f} | {m['server_cpu']:.1f} | {m['client_cpu']:.1f} "
+            f"| {m['us_per_event']:.0f} ({parts}) | {per_event} | {per_append} "
+            f"| {sum(r['broken'] for r in results)} |"
+        )
+    return lines
+
+
+def cost_table(rows: dict[tuple[str, str], list[dict[str, Any]]]) -> list[str]:
+    """Redis / embedded CPU per delivered event: the ratio of each run, then its median."""
+    lines = [
+        "| run | embedded µs/event | Redis µs/event | Redis / embedded (median of runs) "
+        "| each run | target |",
+        "|---|--:|--:|--:|--:|---|",
+    ]
+    for run in ("burst", "paced"):
+        memory, redis_ = rows[("memory", run)], rows[("redis", run)]
+        ratios = [
+            r["us_per_event"] / m["us_per_event"] for m, r in zip(memory, redis_, strict=True)
+        ]
+        ratio = statistics.median(ratios)
+        verdict = "met" if ratio <= 2 else "MISSED"
+        lines.append(
+            f"| {run} | {statistics.median(m['us_per_event'] for m in memory):.0f} "
+            f"| {statistics.median(r['us_per_event'] for r in redis_):.0f} | {ratio:.2f}x "
+            f"| {', '.join(f'{x:.2f}' for x in ratios)} | <= 2x: {verdict} |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--subscribers", type=int, default=5)
     parser.add_argument("--chunks", type=int, default=300)
     parser.add_argument("--rate", type=float, default=20.0, help="chunks/s per job, paced run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
     args = parser.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
-        for kind in ("memory", "redis"):
-            with cluster(kind, Path(tmp)) as c:
-                for run, rate in (("burst", 0.0), ("paced", args.rate)):
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp,
+        cluster("memory", Path(tmp)) as memory,
+        cluster("redis", Path(tmp)) as red,
+    ):
+        for index in range(args.runs):
+            for run, rate in (("burst", 0.0), ("paced", args.rate)):
+                pairs = [("memory", memory), ("redis", red)]
+                for kind, c in pairs if index % 2 == 0 else pairs[::-1]:
                     result = asyncio.run(run_once(c, args, rate))
-                    rows.append((kind, len(c.nodes), run, result))
+                    rows.setdefault((kind, run), []).append(result)
                     print(f"{kind} {run}: {result}", file=sys.stderr)
-    print(
-        f"\n{args.jobs} jobs x {args.subscribers} subscribers x {args.chunks} chunks; burst: "
-        f"published flat out; paced: {args.rate:g} chunks/s per job. {os.cpu_count()} CPUs "
-        "shared by everything (client, nodes, publisher, Redis). Latency: publish() call to "
-        "client receipt. Redis commands include those run inside Lua scripts.\n"
+    rows = {key: rows[key] for key in sorted(rows)}
+    section = "\n".join(
+        [
+            f"{args.jobs} jobs x {args.subscribers} subscribers x {args.chunks} chunks; burst: "
+            f"published flat out; paced: {args.rate:g} chunks/s per job; medians of {args.runs} "
+            f"runs, measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPUs shared by "
+            "everything (client, nodes, publisher, Redis) and by other work. Embedded: one "
+            "node; Redis: two nodes, each job followed on both, and a worker-like publisher "
+            "process. Latency: publish() call to client receipt. Redis commands include those "
+            "run inside Lua scripts.",
+            "",
+            *results_table(rows),
+            "",
+            *cost_table(rows),
+        ]
     )
-    print(
-        "| back-end | nodes | run | delivered | events/s | p50 ms | p99 ms | server CPU s "
-        "| client CPU s | Redis cmds/delivered | Redis cmds/append | broken streams |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for kind, nodes, run, r in rows:
-        per_event = "-" if r["calls_per_event"] is None else f"{r['calls_per_event']:.3f}"
-        per_append = "-" if r["calls_per_append"] is None else f"{r['calls_per_append']:.2f}"
-        print(
-            f"| {kind} | {nodes} | {run} | {r['delivered']:,} | {r['per_second']:,.0f} "
-            f"| {r['p50']:.1f} | {r['p99']:.1f} | {r['server_cpu']:.1f} | {r['client_cpu']:.1f} "
-            f"| {per_event} | {per_append} | {r['broken']} |"
-        )
+    print("\n" + section)
+    if not args.no_write:
+        write_docs(section)
+
+
+def write_docs(section: str) -> None:
+    text = DOCS.read_text()
+    block = f"{START}\n{section}\n{END}"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + f"\n\n## Cluster cost\n\n{block}\n"
+    DOCS.write_text(text)
 
 
 if __name__ == "__main__":

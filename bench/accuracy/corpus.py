@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyloudnorm
 import soundfile as sf
 from bench.accuracy import controls
 from bench.accuracy.classical import Span, render_score
@@ -63,6 +65,8 @@ class Piece:
     fade_in: float = 0.0
     fade_out: float = 0.0
     lead_silence: float = 0.0
+    #: A live band's tempo wander (relative spread, see :class:`Song`).
+    drift: float = 0.0
     work: str = ""
     spans: tuple[Span, ...] = field(default_factory=tuple)
 
@@ -82,7 +86,7 @@ def _band(p: Piece) -> Song:
     if p.ritardando is not None:
         last = form[-1]
         form[-1] = Section(last.label, last.bars, last.bpm, last.bpm * p.ritardando)
-    song = Song(form, p.key, p.mode, p.meter, p.beats_per_bar, p.seed)
+    song = Song(form, p.key, p.mode, p.meter, p.beats_per_bar, p.seed, p.drift)
     arrange(song, p.style)
     return song
 
@@ -139,6 +143,8 @@ def render(p: Piece) -> tuple[np.ndarray, dict[str, Any]]:
             )
         audio = _shape(_fluidsynth(song, song.duration + TAIL), p, truth)
     truth["duration"] = len(audio) / SR
+    # The reference the service's BS.1770-4 meter is compared with (not a composed truth).
+    truth["lufs_reference"] = float(pyloudnorm.Meter(SR).integrated_loudness(audio))
     truth["name"] = p.name
     truth["music"] = p.kind != "control"
     truth["tags"] = tags(p, truth)
@@ -162,6 +168,8 @@ def tags(p: Piece, truth: dict[str, Any]) -> list[str]:
         out.append("tempo change/rit.")
     if p.fade_in or p.fade_out or p.lead_silence or p.gap:
         out.append("silence/fade")
+    if p.drift:
+        out.append("live (tempo wander)")
     return out
 
 
@@ -189,6 +197,10 @@ def build(pieces: list[Piece], *, workers: int) -> Path:
     """Render whatever is missing from the cache; return the corpus directory."""
     directory = RESULTS / f"corpus-{generator_hash()}"
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in RESULTS.glob("corpus-*"):
+        # Renders of an older generator: never read again, and a few hundred MB each.
+        if stale != directory:
+            shutil.rmtree(stale)
     todo = [(p, directory) for p in pieces if not (directory / f"{p.name}.json").exists()]
     if todo:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:

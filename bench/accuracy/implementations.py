@@ -5,7 +5,8 @@
   ``librosa.beat.beat_track`` for tempo and beats, ``chroma_cqt`` summed over the song and
   correlated with the 24 rotated Krumhansl-Kessler profiles for the key, and
   ``librosa.segment.agglomerative`` on the chroma with a fixed number of sections. It has
-  no confidence, no meter and no downbeats.
+  no confidence, no meter, no downbeats, no tempo curve (its one tempo stands for the whole
+  song), no music likelihood and no loudness.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def ours(path: str) -> dict[str, Any]:
         "key_confidence": result.get("key_confidence"),
         "boundaries": sorted(e for e in edges if 0.05 < e < duration - 0.05),
         "music_likelihood": result.get("music_likelihood"),
+        "tempo_curve": [
+            (float(p["time"]), float(p["bpm"])) for p in result.get("tempo_curve") or []
+        ],
+        "lufs": result.get("lufs"),
     }
 
 
@@ -83,6 +88,8 @@ def naive(path: str) -> dict[str, Any]:
         "key_confidence": None,
         "boundaries": [float(t) for t in times if t > 0.05],
         "music_likelihood": None,
+        "tempo_curve": None,
+        "lufs": None,
     }
 
 

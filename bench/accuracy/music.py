@@ -7,6 +7,7 @@ starts) is exactly what the MIDI says, including tempo changes and ritardandi.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,8 @@ MINOR = (0, 2, 3, 5, 7, 8, 10)
 #: Timing spread of a human player (s): well inside the +-70 ms beat tolerance.
 TIMING_JITTER = 0.006
 VELOCITY_JITTER = 7.0
+#: Parts left in the centre of the stereo image, as a mix engineer leaves them.
+CENTRED = ("drums", "bass", "lead")
 
 
 @dataclass
@@ -46,12 +49,18 @@ class Song:
     meter: int
     beats_per_bar: int
     seed: int
+    #: Relative spread of a live band's slow tempo wander (0: a click track's steadiness).
+    drift: float = 0.0
     grid: np.ndarray = field(init=False)
     midi: pretty_midi.PrettyMIDI = field(init=False)
     rng: np.random.Generator = field(init=False)
     parts: dict[str, pretty_midi.Instrument] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        total = sum(s.bars for s in self.form) * self.beats_per_bar
+        # The wander: a random value per bar, smoothly interpolated across the beats.
+        knots = np.random.default_rng([self.seed, 1]).normal(0, self.drift, total // 4 + 2)
+        wander = np.interp(np.arange(total) / 4, np.arange(len(knots)), knots)
         times = [0.0]
         for section in self.form:
             n = section.bars * self.beats_per_bar
@@ -59,7 +68,7 @@ class Song:
             for i in range(n):
                 # The tempo glides linearly across the section's beats (a ritardando).
                 bpm = section.bpm + (end - section.bpm) * (i + 0.5) / n
-                times.append(times[-1] + 60.0 / bpm)
+                times.append(times[-1] + 60.0 / (bpm * (1 + wander[len(times) - 1])))
         self.grid = np.array(times)
         self.midi = pretty_midi.PrettyMIDI(resolution=960, initial_tempo=self.form[0].bpm)
         self.rng = np.random.default_rng(self.seed)
@@ -85,8 +94,16 @@ class Song:
     # -- notes -----------------------------------------------------------------------------
     def part(self, name: str, program: int, *, drum: bool = False) -> pretty_midi.Instrument:
         if name not in self.parts:
-            self.parts[name] = pretty_midi.Instrument(program=program, is_drum=drum, name=name)
-            self.midi.instruments.append(self.parts[name])
+            part = pretty_midi.Instrument(program=program, is_drum=drum, name=name)
+            spread = zlib.crc32(name.encode()) % 61 - 30
+            pan = 64 if name in CENTRED else 64 + spread
+            reverb = 50 + spread // 2
+            part.control_changes += [
+                pretty_midi.ControlChange(10, pan, 0.0),
+                pretty_midi.ControlChange(91, reverb, 0.0),
+            ]
+            self.parts[name] = part
+            self.midi.instruments.append(part)
         return self.parts[name]
 
     def note(

@@ -1,4 +1,4 @@
-"""The corpus itself: 32 pieces of music and 5 non-music controls, each with its own seed."""
+"""The corpus itself: 34 pieces of music and 5 non-music controls, each with its own seed."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ PIECES: list[Piece] = [
     _band("house-F#m-124", "house", "F#", "minor", 124, 3, form=VERSE_BRIDGE, seconds=66),
     _band("disco-G-120", "disco", "G", "major", 120, 4, seconds=55),
     _band("rock-Em-120-to-90", "rock", "E", "minor", 120, 5, changes=((3, 90),), seconds=64),
-    _band("rock-D-140", "rock", "D", "major", 140, 6, form=VERSE_BRIDGE, seconds=56),
+    _band(
+        "rock-D-140-live", "rock", "D", "major", 140, 6, form=VERSE_BRIDGE, seconds=56, drift=0.012
+    ),
     _band("dnb-Fm-172", "dnb", "F", "minor", 172, 7, seconds=60),
     _band("dnb-Gm-174-fade-out", "dnb", "G", "minor", 174, 8, fade_out=12.0, seconds=62),
     _band("punk-A-190", "punk", "A", "major", 190, 9, seconds=48),
     _band("rock-Bm-165", "rock", "B", "minor", 165, 10, seconds=52),
-    _band("funk-Dm-104", "funk", "D", "minor", 104, 11, form=AABA, seconds=58),
-    _band("soul-Bb-70", "soul", "A#", "major", 70, 12, seconds=70),
+    _band("funk-Dm-104-live", "funk", "D", "minor", 104, 11, form=AABA, seconds=58, drift=0.01),
+    _band("soul-Bb-70-live", "soul", "A#", "major", 70, 12, seconds=70, drift=0.012),
     _band(
         "hiphop-Cm-72-lead-silence", "hiphop", "C", "minor", 72, 13, lead_silence=10.0, seconds=56
     ),
@@ -43,7 +45,7 @@ PIECES: list[Piece] = [
         seconds=50,
     ),
     _band(
-        "jazzwaltz-F-3-4-138",
+        "jazzwaltz-F-3-4-138-live",
         "jazzwaltz",
         "F",
         "major",
@@ -53,7 +55,10 @@ PIECES: list[Piece] = [
         beats_per_bar=3,
         form=AABA,
         seconds=56,
+        drift=0.01,
     ),
+    _band("swing-Db-168-live", "swing", "C#", "major", 168, 33, form=AABA, seconds=52, drift=0.01),
+    _band("reggae-Gm-74", "reggae", "G", "minor", 74, 34, seconds=66),
     _band("pop-E-110-gap", "pop", "E", "major", 110, 17, gap=(3, 2), seconds=60),
     _band(
         "ballad-Eb-6-8-56",
@@ -84,7 +89,7 @@ PIECES: list[Piece] = [
         seconds=64,
     ),
     _band("choir-F-60", "choir", "F", "major", 60, 24, form=AABA, seconds=64),
-    _band("reel-G-200", "reel", "G", "major", 200, 25, form=STRAINS, seconds=48),
+    _band("reel-G-200-live", "reel", "G", "major", 200, 25, form=STRAINS, seconds=48, drift=0.01),
     _band(
         "waltz-C-3-4-176",
         "waltz",
@@ -170,8 +175,8 @@ QUICK = (
     "pop-C-100",
     "rock-Em-120-to-90",
     "dnb-Fm-172",
-    "soul-Bb-70",
-    "jazzwaltz-F-3-4-138",
+    "soul-Bb-70-live",
+    "jazzwaltz-F-3-4-138-live",
     "hiphop-Cm-72-lead-silence",
     "strings-D-72",
     "chorale-bwv66.6-organ",

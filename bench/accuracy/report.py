@@ -11,9 +11,9 @@ from bench.accuracy.score import METRICS, TARGETS, aggregate
 BEGIN, END = "<!-- BEGIN GENERATED: bench/accuracy -->", "<!-- END GENERATED -->"
 CLASS_ORDER = (
     "percussion", "no percussion", "fast (>=160 BPM)", "slow (<=75 BPM)", "triple/compound",
-    "tempo change/rit.", "silence/fade", "control",
+    "tempo change/rit.", "silence/fade", "live (tempo wander)", "control",
 )  # fmt: skip
-CLASS_METRICS = ("acc1", "acc2", "beat_f", "meter", "key", "bound_f3", "control")
+CLASS_METRICS = ("acc1", "acc2", "curve", "beat_f", "meter", "key", "bound_f3", "control")
 
 
 def _fmt(value: float | None) -> str:
@@ -119,9 +119,9 @@ def composition(truths: dict[str, dict[str, Any]]) -> str:
     )
 
 
-def write_doc(path: Path, generated: str, intro: str) -> None:
-    """Replace the generated block of ``path`` (creating the file from ``intro``)."""
-    text = path.read_text() if path.exists() else intro
+def write_doc(path: Path, generated: str) -> None:
+    """Replace the generated block of ``path``, keeping the prose around it."""
+    text = path.read_text() if path.exists() else "# Analysis accuracy\n"
     if BEGIN not in text:
         text = text.rstrip() + f"\n\n{BEGIN}\n{END}\n"
     head, rest = text.split(BEGIN, 1)

@@ -25,6 +25,7 @@ CONTROL_CONFIDENCE = 0.3
 METRICS = {
     "acc1": "Tempo Acc1 (4 %)",
     "acc2": "Tempo Acc2 (4 %, x2 x1/2 x3 x1/3)",
+    "curve": "Tempo curve within 4 % (share of beats)",
     "beat_f": "Beat F-measure (+-70 ms)",
     "downbeat_f": "Downbeat F-measure (+-70 ms)",
     "meter": "Time signature accuracy",
@@ -32,9 +33,12 @@ METRICS = {
     "bound_f05": "Boundary F @ 0.5 s",
     "bound_f3": "Boundary F @ 3 s",
     "control": "Controls: no tempo and no key",
+    "music_id": "Music likelihood on the right side of 0.5 (all pieces)",
+    "lufs": "Integrated LUFS within 0.1 LU of pyloudnorm (all pieces)",
 }
 TARGETS = {"acc1": 0.90, "acc2": 0.97, "beat_f": 0.85, "key": 0.95, "bound_f3": 0.70}
-TARGETS |= {"control": 1.0}
+TARGETS |= {"control": 1.0, "lufs": 1.0}
+LUFS_TOLERANCE = 0.1
 
 
 def tempo_accuracy(reference: float, estimate: float | None) -> tuple[float, float]:
@@ -55,6 +59,36 @@ def beat_f(reference: list[float], estimate: list[float] | None) -> float:
     if len(ref) == 0 or len(est) == 0:
         return 0.0
     return float(mir_eval.beat.f_measure(ref, est, f_measure_threshold=0.07))
+
+
+def curve_accuracy(truth: dict[str, Any], est: dict[str, Any]) -> float:
+    """Share of beat periods whose tempo the estimate's curve gives within 4 %.
+
+    The curve is read as a step function; without one, the song tempo stands for the whole
+    song (what a user of a single-tempo analyser has). Periods spanning a silence are skipped.
+    """
+    beats = np.asarray(truth["beats"], dtype=float)
+    starts, periods = beats[:-1], np.diff(beats)
+    keep = np.array(
+        [
+            not any(a < t + p - 1e-6 and t < b for a, b in truth.get("silences", []))
+            for t, p in zip(starts, periods, strict=True)
+        ],
+        dtype=bool,
+    )
+    if not keep.any():
+        return 0.0
+    local = 60.0 / periods[keep]
+    curve = est.get("tempo_curve") or []
+    if curve:
+        times = np.array([t for t, _ in curve])
+        bpms = np.array([b for _, b in curve], dtype=float)
+        estimate = bpms[np.clip(np.searchsorted(times, starts[keep], "right") - 1, 0, None)]
+    elif est.get("tempo"):
+        estimate = np.full(len(local), float(est["tempo"]))
+    else:
+        return 0.0
+    return float(np.mean(np.abs(estimate - local) <= TEMPO_TOLERANCE * local))
 
 
 def meter_correct(reference: int, estimate: int | None) -> float:
@@ -96,12 +130,18 @@ def quiet(confidence: float | None, value: object) -> bool:
 
 def score_piece(truth: dict[str, Any], est: dict[str, Any]) -> dict[str, float]:
     """Every metric that applies to this piece (music or control)."""
+    common: dict[str, float] = {}
+    if est.get("music_likelihood") is not None:
+        common["music_id"] = float((est["music_likelihood"] >= 0.5) == truth["music"])
+    if est.get("lufs") is not None and truth.get("lufs_reference") is not None:
+        error = abs(float(est["lufs"]) - truth["lufs_reference"])
+        common["lufs"] = float(error <= LUFS_TOLERANCE)
     if not truth["music"]:
         no_tempo = quiet(est.get("tempo_confidence"), est.get("tempo"))
         no_key = quiet(est.get("key_confidence"), est.get("key"))
-        return {"control": float(no_tempo and no_key)}
+        return common | {"control": float(no_tempo and no_key)}
     acc1, acc2 = tempo_accuracy(truth["tempo"], est.get("tempo"))
-    out = {"acc1": acc1, "acc2": acc2}
+    out = common | {"acc1": acc1, "acc2": acc2, "curve": curve_accuracy(truth, est)}
     out["beat_f"] = beat_f(truth["beats"], est.get("beats"))
     out["downbeat_f"] = beat_f(truth["downbeats"], est.get("downbeats"))
     out["meter"] = meter_correct(truth["meter"], est.get("meter"))

@@ -178,13 +178,15 @@ async def _command(publisher: Publisher, name: str, body: bytes) -> dict[str, An
     raise ValueError(f"unknown bench command {name!r}")
 
 
-def serve(app: ASGIApp, port: int, *, deflate: bool = False) -> None:
+def serve(app: ASGIApp, port: int, *, deflate: bool = False, ws: Any = "auto") -> None:
     """Both servers run under the uvicorn settings of ``audio-service serve``.
 
-    ``deflate`` turns per-message compression back on, to measure what it costs.
+    ``deflate`` turns per-message compression back on, to measure what it costs; ``ws`` is
+    uvicorn's websocket protocol (ours passes the service's, bare keeps uvicorn's own).
     """
     uvicorn.run(
         app,
+        ws=ws,
         host="127.0.0.1",
         port=port,
         log_level="warning",

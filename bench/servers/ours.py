@@ -18,6 +18,7 @@ from audio_service.config import Settings
 from audio_service.main import Service, create_app
 from audio_service.models import JobRecord, SourceKind, new_job_id
 from audio_service.protocol import ChunkMessage, CompleteMessage
+from audio_service.websocket.lean import LeanWebSocketProtocol
 
 
 class OurServer:
@@ -57,7 +58,12 @@ def main() -> None:
     )
     app = create_app(settings)
     server = OurServer(app.service)
-    serve(with_control(app, Publisher(server)), int(sys.argv[1]), deflate="--deflate" in sys.argv)
+    serve(
+        with_control(app, Publisher(server)),
+        int(sys.argv[1]),
+        deflate="--deflate" in sys.argv,
+        ws=LeanWebSocketProtocol,
+    )
 
 
 if __name__ == "__main__":

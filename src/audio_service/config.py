@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    #: Also allow the origin of the page the service serves itself (loopback or IP hosts;
+    #: see ``origins.py``).
+    allow_own_origin: bool = True
     #: The back-end, chosen by URL scheme: ``memory://`` (the embedded default; empty means
     #: the same) or ``redis://``, ``rediss://``, ``unix://`` (cluster mode).
     redis_url: str = ""

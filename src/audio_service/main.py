@@ -28,6 +28,8 @@ from audio_service.config import Settings, get_settings
 from audio_service.jobs.runner import JobRunner
 from audio_service.jobs.service import JobService
 from audio_service.metrics import Metrics
+from audio_service.origins import OriginPolicy
+from audio_service.web import page
 from audio_service.websocket.hub import Hub
 from audio_service.websocket.server import SocketHandlers, create_sio
 
@@ -113,6 +115,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     api_errors.install(app)
     app.include_router(meta.router)
+    app.include_router(page.router)
     app.include_router(analyze.router, prefix="/api")
     app.include_router(jobs.router, prefix="/api")
     app.add_middleware(
@@ -122,7 +125,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["*"],
     )
-    app.add_middleware(OriginGuard, allowed_origins=settings.allowed_origins)
+    policy = OriginPolicy(settings.allowed_origins, allow_own=settings.allow_own_origin)
+    app.add_middleware(OriginGuard, policy=policy)
     app.add_middleware(SecurityHeaders)
     asgi = _App(service.sio, other_asgi_app=app, socketio_path="socket.io")
     asgi.service = service

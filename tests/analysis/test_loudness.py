@@ -100,7 +100,7 @@ def test_the_block_filter_equals_a_direct_form_recursion(sr: int) -> None:
     state = bank.initial_state(2)
     out = []
     for block in np.array_split(x, [1, 3, 64, 1000, 1033, 70_000, 140_000], axis=1):
-        y, state = bank.process(np.ascontiguousarray(block), state)
+        y, state = bank.process(np.ascontiguousarray(block.T), state)
         out.append(y)
     np.testing.assert_allclose(np.concatenate(out, axis=1), expected, atol=2e-5 * expected.std())
 

@@ -80,3 +80,33 @@ def test_wildcard_origin_is_refused_at_startup(tmp_path: Path) -> None:
         run_server(tmp_path, allowed_origins="*"),
     ):
         pass
+
+
+def test_the_service_own_page_origin_is_allowed(server: ServiceProcess) -> None:
+    own = f"http://127.0.0.1:{server.port}"
+    response = httpx.get(server.url + "/api/jobs/nope", headers={"Origin": own})
+    assert response.status_code == 404  # passed the guard, reached the route
+    handshake = httpx.get(
+        server.url + "/socket.io/?EIO=4&transport=polling", headers={"Origin": own}
+    )
+    assert handshake.status_code == 200 and _acao(handshake) == [own]
+
+
+def test_same_origin_under_a_dns_name_is_not_enough(server: ServiceProcess) -> None:
+    # A DNS-rebinding page: its name now resolves here, so Host and Origin agree.
+    rebound = {
+        "Host": f"evil.example:{server.port}",
+        "Origin": f"http://evil.example:{server.port}",
+    }
+    response = httpx.post(server.url + "/api/analyze", headers=rebound, json={"url": "x"})
+    assert response.status_code == 403
+    handshake = httpx.get(server.url + "/socket.io/?EIO=4&transport=polling", headers=rebound)
+    assert handshake.status_code == 400  # python-engineio answers a refused origin with 400
+
+
+async def test_websocket_from_the_own_page_origin(server: ServiceProcess) -> None:
+    url = f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket"
+    own = f"http://127.0.0.1:{server.port}"
+    async with websockets.connect(url, origin=own) as ws:  # type: ignore[arg-type]
+        opening = await ws.recv()
+        assert isinstance(opening, str) and opening.startswith("0{")

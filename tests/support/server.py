@@ -88,6 +88,9 @@ def run_server(tmp: Path, **settings: object) -> Iterator[ServiceProcess]:
             str(port),
             "--ws-per-message-deflate",
             "false",
+            # As `audio-service serve` and the Dockerfile run it.
+            "--ws",
+            "audio_service.websocket.lean:LeanWebSocketProtocol",
             "--log-level",
             "warning",
         ],

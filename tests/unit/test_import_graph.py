@@ -23,14 +23,19 @@ LAYERS = {
     "config": 0,
     "metrics": 0,
     "netguard": 0,
+    "origins": 0,
     "analysis": 1,
     "backends": 1,
+    #: The page's routes and static files: imported by api, imports nothing of ours.
+    "web": 1,
     "jobs": 2,
     "api": 3,
     "websocket": 3,
     "main": 4,
     "commands": 5,
     "cli": 6,
+    #: A client program's library: imported by nothing of the service.
+    "client": 6,
 }
 
 

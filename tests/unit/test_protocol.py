@@ -12,6 +12,7 @@ from audio_service.protocol import (
     ErrorMessage,
     Event,
     PayloadError,
+    PreparedComplete,
     ProgressMessage,
     encode_message,
     event_payload,
@@ -38,6 +39,16 @@ def test_seed_message_classes_keep_their_shape() -> None:
         "message": "bad",
         "type": "error",
     }
+
+
+def test_prepared_complete_encodes_as_the_complete_message() -> None:
+    analysis = {"duration": 12.5, "tempo": {"bpm": 120.0, "confidence": 0.9}, "segments": []}
+    prepared = PreparedComplete.of(analysis)
+    assert encode_message(prepared) == encode_message(CompleteMessage(analysis))
+    assert prepared.duration == 12.5
+    assert PreparedComplete.of({"segments": []}).duration is None
+    with pytest.raises(ValueError):  # strict JSON, as for every other message
+        PreparedComplete.of({"duration": math.nan})
 
 
 def test_job_payload_carries_job_id_and_seq() -> None:

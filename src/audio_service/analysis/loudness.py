@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -142,9 +143,10 @@ class LoudnessMeter:
         self._state: np.ndarray | None = None
         self._weights = np.ones(1)
         self._position = 0
-        # Weighted sum of squares and sample count of each closed 100 ms step.
-        self._sums = np.zeros(1024)
-        self._counts = np.zeros(1024)
+        # Weighted sum of squares and sample count of each closed 100 ms step (lists: the
+        # per-second windows sum a few of them, which is faster on floats than on arrays).
+        self._sums: list[float] = []
+        self._counts: list[int] = []
         self._steps = 0
         self._full_steps = 0
         self._partial = 0.0
@@ -163,15 +165,19 @@ class LoudnessMeter:
             return
         if self._state is None:
             self._state = self._filter.initial_state(data.shape[1])
-            self._weights = channel_weights(data.shape[1]).astype(np.float32)
-        x = np.ascontiguousarray(data.T)
-        peak = float(np.max(np.abs(x)))
-        if not peak <= MAX_SAMPLE:
-            # A damaged file's NaN or inf would stay in the filter state for good (the stream
-            # cleans its mono mix by the same rule).
+            self._weights = channel_weights(data.shape[1])
+        x = np.ascontiguousarray(data)
+        with np.errstate(all="ignore"):
+            y, state = self._filter.process(x, self._state)
+            pieces, partial = self._step_energies(y)
+        if not (math.isfinite(partial) and all(map(math.isfinite, pieces))):
+            # A damaged file's NaN, inf or absurd values would stay in the filter state for
+            # good: cleaned as the stream cleans its mono mix, then measured again.
             x = np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -MAX_SAMPLE, MAX_SAMPLE)
-        power, self._state = self._weighted_power(x)
-        self._add_steps(power)
+            y, state = self._filter.process(x, self._state)
+            pieces, partial = self._step_energies(y)
+        self._state = state
+        self._close_steps(pieces, partial, len(data))
 
     def finish(self) -> None:
         """Close the last, partial step (it counts for momentary and short-term only)."""
@@ -203,7 +209,7 @@ class LoudnessMeter:
         if last - first < BLOCK_STEPS:
             return np.zeros(0)
         sums = np.concatenate(([0.0], np.cumsum(self._sums[first:last])))
-        counts = np.concatenate(([0.0], np.cumsum(self._counts[first:last])))
+        counts = np.concatenate(([0], np.cumsum(self._counts[first:last])))
         powers: np.ndarray = (sums[BLOCK_STEPS:] - sums[:-BLOCK_STEPS]) / (
             counts[BLOCK_STEPS:] - counts[:-BLOCK_STEPS]
         )
@@ -213,47 +219,53 @@ class LoudnessMeter:
         """Integrated loudness (gated, BS.1770-4) of [start, end] seconds, LUFS."""
         return integrated_loudness(self.block_powers(start, end))
 
-    def _weighted_power(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        assert self._state is not None
-        y, state = self._filter.process(x, self._state)
-        y *= y
-        return self._weights @ y, state
-
     def _boundary(self, step: int) -> int:
         """First sample of ``step``: steps are 100 ms rounded down to whole samples."""
         return step * self.samplerate // STEPS_PER_SECOND
 
-    def _add_steps(self, power: np.ndarray) -> None:
-        """Split per-sample power at step boundaries; close every step that is complete."""
-        start, end = self._position, self._position + len(power)
-        cuts = []
+    def _step_energies(self, y: np.ndarray) -> tuple[list[float], float]:
+        """Weighted sums of squares of ``y`` (channels, n) between step boundaries.
+
+        Returns the sums of the steps the block completes (the first one including the
+        part pushed before) and of the part after the last boundary. Each piece and
+        channel is one BLAS dot product: no squared copy of the block.
+        """
+        start, end = self._position, self._position + y.shape[1]
+        edges = [0]
         step = self._steps + 1
         while self._boundary(step) <= end:
-            cuts.append(self._boundary(step) - start)
+            edges.append(self._boundary(step) - start)
             step += 1
-        if cuts:
-            pieces = np.add.reduceat(power[: cuts[-1]], [0, *cuts[:-1]], dtype=np.float64)
+        edges.append(y.shape[1])
+        weights = self._weights.tolist()
+        sums = [
+            sum(
+                w * float(np.dot(row[lo:hi], row[lo:hi])) for w, row in zip(weights, y, strict=True)
+            )
+            for lo, hi in itertools.pairwise(edges)
+        ]
+        return sums[:-1], sums[-1]
+
+    def _close_steps(self, pieces: list[float], partial: float, samples: int) -> None:
+        if pieces:
             pieces[0] += self._partial
-            for piece in pieces.tolist():
+            for piece in pieces:
                 self._append(piece, self._boundary(self._steps + 1) - self._boundary(self._steps))
                 self._full_steps += 1
-            self._partial = float(power[cuts[-1] :].sum(dtype=np.float64))
+            self._partial = partial
         else:
-            self._partial += float(power.sum(dtype=np.float64))
-        self._position = end
+            self._partial += partial
+        self._position += samples
 
     def _append(self, total: float, count: int) -> None:
-        if self._steps == len(self._sums):
-            self._sums = np.concatenate((self._sums, np.zeros_like(self._sums)))
-            self._counts = np.concatenate((self._counts, np.zeros_like(self._counts)))
-        self._sums[self._steps] = total
-        self._counts[self._steps] = count
+        self._sums.append(total)
+        self._counts.append(count)
         self._steps += 1
 
     def _window(self, lo: int, hi: int) -> float:
         lo = max(lo, 0)
-        count = float(self._counts[lo:hi].sum())
-        return to_lufs(float(self._sums[lo:hi].sum()) / count) if count else DB_FLOOR
+        count = sum(self._counts[lo:hi])
+        return to_lufs(sum(self._sums[lo:hi]) / count) if count else DB_FLOOR
 
 
 def loudness(signal: np.ndarray, samplerate: int) -> float:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audio_service.api.errors import error_response
+from audio_service.origins import OriginPolicy
 from audio_service.protocol import ErrorCode
+from audio_service.web import page
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -14,6 +16,7 @@ _SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-site"),
 ]
 #: The API serves JSON only: a browser that renders a response anyway may run nothing.
+#: The page at ``/`` has its own policy: its own files only (``web/page.py``).
 #: The interactive docs load Swagger UI's scripts and keep the browser's defaults.
 _CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _DOCS_PATHS = ("/docs", "/redoc")
@@ -28,14 +31,18 @@ class OriginGuard:
     would still create a job. Requests without ``Origin`` (curl, servers) pass.
     """
 
-    def __init__(self, app: ASGIApp, *, allowed_origins: list[str]) -> None:
+    def __init__(self, app: ASGIApp, *, policy: OriginPolicy) -> None:
         self.app = app
-        self.allowed = {origin.rstrip("/") for origin in allowed_origins}
+        self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            origin = dict(scope["headers"]).get(b"origin")
-            if origin is not None and origin.decode("latin-1").rstrip("/") not in self.allowed:
+            headers = dict(scope["headers"])
+            origin = headers.get(b"origin")
+            host = headers.get(b"host", b"").decode("latin-1")
+            if origin is not None and not self.policy.allows(
+                origin.decode("latin-1"), scope.get("scheme", "http"), host
+            ):
                 response = error_response(403, "origin not allowed", ErrorCode.ORIGIN_NOT_ALLOWED)
                 await response(scope, receive, send)
                 return
@@ -44,7 +51,9 @@ class OriginGuard:
 
 def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
     headers = list(_SECURITY_HEADERS)
-    if not path.startswith(_DOCS_PATHS):
+    if path == "/" or path.startswith("/static/"):
+        headers.append((b"content-security-policy", page.content_security_policy().encode()))
+    elif not path.startswith(_DOCS_PATHS):
         headers.append(_CSP)
     if path.startswith(("/api/", "/socket.io")):
         headers.append(_NO_STORE)

@@ -8,6 +8,7 @@ node that loses its connection loses nothing: it reads on from its positions.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import secrets
@@ -31,6 +32,12 @@ from audio_service.protocol import Event
 
 #: Most entries one tail takes from one job's stream; the rest come on the next call.
 _TAIL_BATCH = 128
+#: After a tail that found events, the next one reads no sooner than this: what is appended
+#: meanwhile comes in one XREAD rather than one XREAD per event. Under a steady trickle
+#: (100 jobs x 20 chunks/s) the XREAD per event, and Redis registering the blocked read on
+#: every followed stream, were a third of the cluster's CPU per delivered event; the price
+#: is at most this much latency (see docs/BENCHMARKS.md, "Cluster cost").
+LINGER_SECONDS = 0.002
 
 
 def _seq(entry_id: bytes) -> int:
@@ -53,6 +60,8 @@ class RedisEventLog(EventLog):
         self._wake_key = keys.wake(self._instance)
         # The last wake entry seen: a wake() between two tails still ends the next one.
         self._wake_seen = "0-0"
+        #: When (event loop time) the last tail that found events returned.
+        self._found_at = -LINGER_SECONDS
 
     @unavailable_as_503()
     async def append(
@@ -97,6 +106,10 @@ class RedisEventLog(EventLog):
 
     @unavailable_as_503(BLOCKING_SECONDS)
     async def tail(self, positions: Mapping[str, int], timeout: float) -> dict[str, list[Event]]:
+        loop = asyncio.get_running_loop()
+        linger = self._found_at + LINGER_SECONDS - loop.time()
+        if linger > 0:
+            await asyncio.sleep(linger)
         jobs = {self._keys.log(job_id).encode(): job_id for job_id in positions}
         from_ids: dict[Any, Any] = {self._wake_key: self._wake_seen}
         from_ids.update({key: f"0-{positions[job_id]}" for key, job_id in jobs.items()})
@@ -108,6 +121,8 @@ class RedisEventLog(EventLog):
                 self._wake_seen = new[-1][0].decode()
             elif new:
                 found[job_id] = [_event(entry_id, fields) for entry_id, fields in new]
+        if found:
+            self._found_at = loop.time()
         return found
 
     @unavailable_as_503()

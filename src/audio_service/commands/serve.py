@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -14,12 +13,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here, as settings are (pydantic): `audio-service analyze` needs neither, and
-    # its start-up is part of its wall time.
+    # Imported here, not at the top: the CLI imports every command to build its parser, and
+    # `audio-service analyze` needs none of this (its start-up is part of its wall time).
+    import logging
+
     import uvicorn
 
     from audio_service.config import get_settings
     from audio_service.main import create_app
+    from audio_service.websocket.lean import LeanWebSocketProtocol
     from audio_service.websocket.server import MAX_CLIENT_MESSAGE_BYTES
 
     settings = get_settings()
@@ -37,5 +39,7 @@ def run(args: argparse.Namespace) -> int:
         # (and is all there is when the app runs under another server).
         ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
         proxy_headers=False,
+        # uvicorn's websockets implementation with less state per idle connection.
+        ws=LeanWebSocketProtocol,
     )
     return 0

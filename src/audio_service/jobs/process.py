@@ -23,10 +23,10 @@ from audio_service.errors import ServiceError
 from audio_service.models import JobStatus
 from audio_service.protocol import (
     ChunkMessage,
-    CompleteMessage,
     ErrorCode,
     ErrorMessage,
     JobMessage,
+    PreparedComplete,
     ProgressMessage,
     Segment,
 )
@@ -179,4 +179,4 @@ def _analyse(spec: JobSpec, path: Path, report: _Reporter) -> None:
         name=spec.label,
     )
     report.progress_to(JobStatus.COMPLETE, 100, "Analysis complete", force=True)
-    report.send(CompleteMessage(analysis=analysis))
+    report.send(PreparedComplete.of(analysis))

@@ -41,6 +41,7 @@ from audio_service.protocol import (
     ErrorMessage,
     JobMessage,
     MessageType,
+    PreparedComplete,
     ProgressMessage,
 )
 
@@ -259,8 +260,8 @@ class JobRunner:
         cancelled or reclaimed meanwhile)."""
         chunks = 0
         while (message := await inbox.get()) is not EOF_MARK:
-            if isinstance(message, ErrorMessage | CompleteMessage):
-                if isinstance(message, CompleteMessage):
+            if isinstance(message, ErrorMessage | CompleteMessage | PreparedComplete):
+                if isinstance(message, CompleteMessage | PreparedComplete):
                     self._observe_speed(message, time.monotonic() - started)
                 return message
             if isinstance(message, ChunkMessage):
@@ -275,9 +276,14 @@ class JobRunner:
                 await asyncio.sleep(self.settings.stream_pace_seconds)
         return None
 
-    def _observe_speed(self, message: CompleteMessage, wall_seconds: float) -> None:
+    def _observe_speed(
+        self, message: CompleteMessage | PreparedComplete, wall_seconds: float
+    ) -> None:
         """Real-time factor: seconds of audio per second of wall time (decode included)."""
-        duration = message.analysis.get("duration")
+        if isinstance(message, PreparedComplete):
+            duration: object = message.duration
+        else:
+            duration = message.analysis.get("duration")
         metrics = self.service.metrics
         if metrics is not None and isinstance(duration, int | float) and wall_seconds > 0:
             metrics.realtime_factor.observe(duration / wall_seconds)

@@ -17,6 +17,7 @@ from audio_service.backends.base import Backend
 from audio_service.config import Settings
 from audio_service.metrics import Metrics
 from audio_service.models import JobRecord
+from audio_service.origins import OriginPolicy
 from audio_service.protocol import (
     Ack,
     ConnectedMessage,
@@ -45,7 +46,9 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
     sio = eio.AsyncServer(
         async_mode="asgi",
         # The same allow-list as the REST API; engine.io checks it on polling and websocket.
-        cors_allowed_origins=list(settings.allowed_origins),
+        cors_allowed_origins=OriginPolicy(
+            settings.allowed_origins, allow_own=settings.allow_own_origin
+        ).engineio_check,
         cors_credentials=True,
         # Accept the connection before the connect handler runs, so that ``connected``
         # can be sent from it (emitting before acceptance is lost).

@@ -7,21 +7,26 @@ import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from audio_service.api.errors import error_response
 from audio_service.api.schemas import HealthResponse
 from audio_service.config import Settings
 from audio_service.protocol import ErrorCode
+from audio_service.web import page
 
 router = APIRouter(tags=["service"])
 
 SERVICE_NAME = "Neuro-Acoustic Audio Service"
 
 
-@router.get("/")
-async def root(request: Request) -> dict[str, Any]:
-    """Service name and where the API docs are (``null`` when ENABLE_DOCS is off)."""
+@router.get("/", response_model=None)
+async def root(request: Request) -> dict[str, Any] | HTMLResponse:
+    """The page for browsers; for scripts, the service name and where the API docs are
+    (``null`` when ENABLE_DOCS is off)."""
+    if page.wants_html(request):
+        return page.index_response()
     docs = request.app.docs_url
     return {"service": SERVICE_NAME, "message": SERVICE_NAME, "docs": docs}
 

@@ -1,0 +1,1 @@
+../../../../clients/js/audio-service-client.js
