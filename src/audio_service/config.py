@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     stream_pace_seconds: float = Field(0, ge=0)
     #: Concurrent analyses per process that runs jobs (API node in embedded mode, or worker).
     worker_concurrency: int = Field(2, ge=1)
+    #: Jobs one client (address, or /64) may have queued or running at once (429 past it).
+    #: At most the worker slots: then one client can delay another's job by one job at most.
+    max_active_jobs_per_client: int = Field(2, ge=1)
+    #: Jobs queued or running in all (503 with Retry-After past it): the queue is bounded.
+    max_queued_jobs: int = Field(200, ge=1)
+    #: CPU seconds a job process may use per second of audio (once its length is known),
+    #: plus a fixed allowance; never more than JOB_CPU_SECONDS.
+    job_cpu_seconds_per_audio_second: float = Field(1.0, gt=0)
     #: Let API nodes run jobs too when a Redis back-end is configured.
     api_runs_jobs: bool = False
     #: Wall-clock deadline of one job (download + decode + analysis), seconds.

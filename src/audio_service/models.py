@@ -46,6 +46,8 @@ class JobRecord:
     attempts: int = 0
     #: The epoch of the job's event log, set by the append that created the log.
     epoch: str = ""
+    #: Who submitted it (the rate limiter's client key): counts against their active jobs.
+    client: str = ""
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

@@ -74,6 +74,10 @@ class ErrorCode(StrEnum):
     JOB_LOST = "JOB_LOST"
     #: The process holds MAX_CONNECTIONS connections (503 on the engine.io handshake).
     AT_CAPACITY = "AT_CAPACITY"
+    #: MAX_QUEUED_JOBS jobs are queued or running: 503 with Retry-After.
+    QUEUE_FULL = "QUEUE_FULL"
+    #: The client already has MAX_ACTIVE_JOBS_PER_CLIENT jobs queued or running: 429.
+    TOO_MANY_JOBS = "TOO_MANY_JOBS"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     INVALID_REQUEST = "INVALID_REQUEST"  #: a REST request body or parameter of the wrong shape
     TOO_LARGE = "TOO_LARGE"  #: an upload over MAX_UPLOAD_MB

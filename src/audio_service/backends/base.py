@@ -35,6 +35,14 @@ class JobStore(ABC):
         finished: a worker's late progress must not reopen a cancelled job.
         """
 
+    @abstractmethod
+    async def admit(self, client: str, limit: int) -> bool:
+        """Count one more active job for ``client``, unless it already has ``limit``."""
+
+    @abstractmethod
+    async def release(self, client: str) -> None:
+        """One of ``client``'s jobs ended (called once per admitted job)."""
+
 
 @dataclass(frozen=True, slots=True)
 class LogHead:
@@ -104,6 +112,10 @@ class Claim:
 class JobQueue(ABC):
     @abstractmethod
     async def enqueue(self, job_id: str) -> None: ...
+
+    @abstractmethod
+    async def depth(self) -> int:
+        """Jobs queued or being run (the bound MAX_QUEUED_JOBS applies to this)."""
 
     @abstractmethod
     async def claim(self, consumer: str, timeout: float) -> Claim | None:

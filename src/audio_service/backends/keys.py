@@ -6,6 +6,7 @@
 | ``{p}:log:{job_id}`` | stream: the event log, entry id ``0-<seq>`` | as the job record |
 | ``{p}:queue`` | stream + consumer group :data:`QUEUE_GROUP`: jobs to run | active TTL, refreshed by each enqueue |
 | ``{p}:upload:{ref}`` | list of 1 MiB pieces of an uploaded file | active TTL; deleted when the job ends |
+| ``{p}:active:{client}`` | counter: a client's queued and running jobs | active TTL, refreshed by each job |
 | ``{p}:wake:{instance}`` | stream of one entry: wakes one process's tail | :data:`WAKE_TTL_SECONDS` |
 """  # noqa: E501 - a table reads better unwrapped
 
@@ -33,6 +34,9 @@ class Keys:
 
     def upload(self, ref: str) -> str:
         return f"{self.prefix}:upload:{ref}"
+
+    def active(self, client: str) -> str:
+        return f"{self.prefix}:active:{client}"
 
     def wake(self, instance: str) -> str:
         return f"{self.prefix}:wake:{instance}"

@@ -99,3 +99,23 @@ if not pending or pending[2] ~= ARGV[2] then return {0, 0} end
 if redis.call('EXISTS', KEYS[2]) == 0 then return {0, pending[4]} end
 return {redis.call('HINCRBY', KEYS[2], 'attempts', 1), pending[4]}
 """
+
+#: Count one more active job of a client, unless it has ARGV[1] already; 1 if admitted.
+#:
+#: KEYS: the client's counter. ARGV: limit, TTL (ms): a counter whose jobs never ended
+#: (their records expired) does not outlive the longest a job can run.
+ADMIT = """
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if n > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[1])
+  return 0
+end
+return 1
+"""
+
+#: One of a client's jobs ended. KEYS: the client's counter.
+RELEASE = """
+if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+return 1
+"""

@@ -38,6 +38,20 @@ class _Log:
 class MemoryJobStore(JobStore):
     def __init__(self) -> None:
         self.records: dict[str, JobRecord] = {}
+        self._active: dict[str, int] = {}
+
+    async def admit(self, client: str, limit: int) -> bool:
+        if self._active.get(client, 0) >= limit:
+            return False
+        self._active[client] = self._active.get(client, 0) + 1
+        return True
+
+    async def release(self, client: str) -> None:
+        left = self._active.get(client, 0) - 1
+        if left > 0:
+            self._active[client] = left
+        else:
+            self._active.pop(client, None)
 
     async def create(self, job: JobRecord) -> None:
         self.records[job.job_id] = replace(job)
@@ -143,6 +157,10 @@ class MemoryJobQueue(JobQueue):
     def __init__(self, records: dict[str, JobRecord]) -> None:
         self._records = records
         self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._claimed = 0
+
+    async def depth(self) -> int:
+        return self._queue.qsize() + self._claimed
 
     async def enqueue(self, job_id: str) -> None:
         self._queue.put_nowait(job_id)
@@ -152,6 +170,7 @@ class MemoryJobQueue(JobQueue):
             job_id = await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
             return None
+        self._claimed += 1
         # In one process a worker cannot die without the queue dying too: no retries. A job
         # queued twice is claimed twice, though, and the later claim fences out the first.
         record = self._records.get(job_id)
@@ -165,7 +184,7 @@ class MemoryJobQueue(JobQueue):
         return record is not None and record.attempts == claim.fence
 
     async def done(self, claim: Claim) -> None:
-        return None
+        self._claimed -= 1
 
 
 class LocalUploadStore(UploadStore):

@@ -40,6 +40,16 @@ class RedisJobStore(JobStore):
         self._keys = keys
         self._ttl_ms = ttl_ms
         self._update = redis.register_script(lua.UPDATE)
+        self._admit = redis.register_script(lua.ADMIT)
+        self._release = redis.register_script(lua.RELEASE)
+
+    @unavailable_as_503()
+    async def admit(self, client: str, limit: int) -> bool:
+        return bool(await self._admit([self._keys.active(client)], [limit, self._ttl_ms]))
+
+    @unavailable_as_503()
+    async def release(self, client: str) -> None:
+        await self._release([self._keys.active(client)], [])
 
     @unavailable_as_503()
     async def create(self, job: JobRecord) -> None:

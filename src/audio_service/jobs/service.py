@@ -11,9 +11,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from audio_service.backends.base import Backend
+from audio_service.backends.base import Backend, remove_path
 from audio_service.config import Settings
-from audio_service.errors import JobNotFound
+from audio_service.errors import JobNotFound, QueueFull, TooManyJobs
 from audio_service.metrics import Metrics
 from audio_service.models import JobRecord, JobStatus, SourceKind, new_job_id
 from audio_service.protocol import (
@@ -36,20 +36,64 @@ class JobService:
         self.settings = settings
         self.metrics = metrics
 
-    async def create_upload_job(self, path: Path, filename: str | None) -> JobRecord:
+    async def create_upload_job(
+        self, path: Path, filename: str | None, client: str = ""
+    ) -> JobRecord:
+        try:
+            await self._admit(client)
+        except Exception:
+            remove_path(path)
+            raise
         job_id = new_job_id()
-        ref = await self.backend.uploads.stash(job_id, path)
-        job = JobRecord(job_id=job_id, source_kind=SourceKind.UPLOAD, source=ref, filename=filename)
-        return await self._submit(job)
-
-    async def create_url_job(self, url: str, video_id: str | None) -> JobRecord:
+        try:
+            ref = await self.backend.uploads.stash(job_id, path)
+        except Exception:
+            await self._release(client)
+            raise
         job = JobRecord(
-            job_id=new_job_id(), source_kind=SourceKind.URL, source=url, video_id=video_id
+            job_id=job_id,
+            source_kind=SourceKind.UPLOAD,
+            source=ref,
+            filename=filename,
+            client=client,
         )
         return await self._submit(job)
 
+    async def create_url_job(self, url: str, video_id: str | None, client: str = "") -> JobRecord:
+        await self._admit(client)
+        job = JobRecord(
+            job_id=new_job_id(),
+            source_kind=SourceKind.URL,
+            source=url,
+            video_id=video_id,
+            client=client,
+        )
+        return await self._submit(job)
+
+    async def _admit(self, client: str) -> None:
+        """Refuse a job when the queue is full, or when its client has enough running."""
+        if await self.backend.queue.depth() >= self.settings.max_queued_jobs:
+            raise QueueFull("the service is busy; retry shortly")
+        limit = self.settings.max_active_jobs_per_client
+        if client and not await self.backend.jobs.admit(client, limit):
+            raise TooManyJobs(
+                f"you already have {limit} jobs queued or running; retry when one ends",
+                retry_after=10,
+            )
+
+    async def _release(self, client: str) -> None:
+        if client:
+            try:
+                await self.backend.jobs.release(client)
+            except Exception:
+                logger.exception("could not release a job of client %s", client)
+
     async def _submit(self, job: JobRecord) -> JobRecord:
-        await self.backend.jobs.create(job)
+        try:
+            await self.backend.jobs.create(job)
+        except Exception:
+            await self._release(job.client)
+            raise
         if self.metrics is not None:
             self.metrics.jobs.labels("created").inc()
         await self.publish(job.job_id, ProgressMessage(job.status.value, 0, job.message))
@@ -100,7 +144,7 @@ class JobService:
             if self.metrics is not None:
                 self.metrics.jobs.labels(name if name == "complete" else _status_of(message)).inc()
             await self.backend.retire(job_id, self.settings.job_retention_seconds)
-            await self._discard_upload(job_id)
+            await self._ended(job_id)
         return seq
 
     async def fail(
@@ -127,8 +171,11 @@ class JobService:
         analysis: Analysis = json.loads(events[-1].data)["analysis"]
         return analysis
 
-    async def _discard_upload(self, job_id: str) -> None:
+    async def _ended(self, job_id: str) -> None:
+        """The job's log closed (once): free its client's slot and its upload."""
         job = await self.backend.jobs.get(job_id)
+        if job is not None:
+            await self._release(job.client)
         if job is not None and job.source_kind is SourceKind.UPLOAD:
             try:
                 await self.backend.uploads.discard(job.source)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from audio_service import netguard
 from audio_service.api.deps import JobsDep, SettingsDep
-from audio_service.api.ratelimit import client_address
+from audio_service.api.ratelimit import client_address, rate_key
 from audio_service.api.schemas import ERROR_RESPONSES, AnalyzeRequest, AnalyzeResponse
 from audio_service.api.uploads import receive_upload
 from audio_service.config import Settings
@@ -51,8 +51,10 @@ _BODY_SCHEMA = {
 )
 async def analyze(request: Request, jobs: JobsDep, settings: SettingsDep) -> AnalyzeResponse:
     """Start analysing an uploaded file or a media URL; results stream over Socket.IO."""
+    address = client_address(request, settings)
+    client = rate_key(address)  # an IPv6 client counts per /64, for active jobs too
     try:
-        request.app.state.rate_limiter.check(client_address(request, settings))
+        request.app.state.rate_limiter.check(address)
     except RateLimited:
         request.app.state.service.metrics.rate_limited.labels("http").inc()
         raise
@@ -60,11 +62,11 @@ async def analyze(request: Request, jobs: JobsDep, settings: SettingsDep) -> Ana
     if content_type == "multipart/form-data":
         upload_dir = Path(settings.temp_dir) / "audio-service" / "uploads"
         path, filename = await receive_upload(request, upload_dir, settings.max_upload_bytes)
-        job = await jobs.create_upload_job(path, filename)
+        job = await jobs.create_upload_job(path, filename, client)
     elif content_type == "application/json":
         body = await _read_json(request)
         await check_url(body.media_url, settings)
-        job = await jobs.create_url_job(body.media_url, body.video_id)
+        job = await jobs.create_url_job(body.media_url, body.video_id, client)
     else:
         raise UnsupportedMedia("send application/json {url} or multipart/form-data with 'file'")
     return AnalyzeResponse(
