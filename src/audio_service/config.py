@@ -41,8 +41,14 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(100, gt=0)
     max_audio_duration: float = Field(600, gt=0)
     job_retention_seconds: float = Field(3600, gt=0)
-    #: Hard cap on finished jobs kept in memory by the embedded back-end.
+    #: Most finished jobs kept (memory or Redis): past it the oldest are dropped at once,
+    #: before their retention ends. Bounds what finished logs take (about 1 MB each for
+    #: ten minutes of audio).
     max_retained_jobs: int = Field(1000, ge=1)
+    #: Cluster mode: how long an upload may wait in Redis for its job to start, seconds.
+    upload_ttl_seconds: float = Field(3600, gt=0)
+    #: Cluster mode: bytes all uploads waiting in Redis may take together, MiB (503 past).
+    max_stored_uploads_mb: float = Field(1024, gt=0)
     rate_limit_per_minute: int = Field(10, ge=0)
     #: Addresses or networks whose X-Forwarded-For header is believed (comma-separated or
     #: JSON list).

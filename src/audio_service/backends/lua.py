@@ -119,3 +119,53 @@ RELEASE = """
 if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
 return 1
 """
+
+#: Reserve room for an upload in the budget of bytes that waiting uploads may take.
+#:
+#: KEYS: the budget hash (ref -> "size expiry_ms"). ARGV: ref, size, limit, TTL (ms).
+#: Entries past their expiry (their upload key expired with them) are dropped as it goes;
+#: the hash holds at most one entry per waiting job, which MAX_QUEUED_JOBS bounds. 1 if
+#: the upload fits.
+RESERVE_UPLOAD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local total = 0
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local size, expires = string.match(fields[i + 1], '(%d+) (%d+)')
+  if tonumber(expires) <= now then
+    redis.call('HDEL', KEYS[1], fields[i])
+  elseif fields[i] ~= ARGV[1] then
+    total = total + tonumber(size)
+  end
+end
+if total + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. (now + tonumber(ARGV[4])))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+#: Keep a finished job for the retention time, and at most ARGV[3] finished jobs: past
+#: that the oldest are deleted at once, so finished logs cannot fill Redis.
+#:
+#: KEYS: the finished-jobs sorted set (score: finish time, ms). ARGV: job id, retention
+#: (ms), most finished jobs, key prefix. Returns how many older jobs were dropped.
+RETIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local job, log = ARGV[4] .. ':job:' .. ARGV[1], ARGV[4] .. ':log:' .. ARGV[1]
+redis.call('PEXPIRE', job, ARGV[2])
+redis.call('PEXPIRE', log, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+-- Scores strictly increase, so that the oldest is popped first even within one ms.
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
+redis.call('ZADD', KEYS[1], math.max(now, (tonumber(newest) or 0) + 1), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local dropped = 0
+while redis.call('ZCARD', KEYS[1]) > tonumber(ARGV[3]) do
+  local oldest = redis.call('ZPOPMIN', KEYS[1])[1]
+  redis.call('DEL', ARGV[4] .. ':job:' .. oldest, ARGV[4] .. ':log:' .. oldest)
+  dropped = dropped + 1
+end
+return dropped
+"""
