@@ -1,4 +1,4 @@
-"""``audio-service``: serve, worker and analyze."""
+"""``audio-service``: serve, worker, analyze and make-test-song."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from audio_service.commands import analyze, serve, worker
+from audio_service.commands import analyze, make_song, serve, worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(subparsers)
     worker.register(subparsers)
     analyze.register(subparsers)
+    make_song.register(subparsers)
     return parser
 
 

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     #: unless METRICS_PUBLIC.
     metrics_token: str = ""
     metrics_public: bool = False
+    #: Replay the stored analysis of the same bytes (sha256) or the same media URL
+    #: (normalised) instead of analysing again, while the first job is retained.
+    analysis_cache: bool = True
     log_level: str = "INFO"
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")

@@ -28,7 +28,8 @@ class Metrics:
         self.feeds = Gauge("audio_service_followed_jobs", "Jobs followed by this node", registry=r)
         self.jobs = Counter(
             "audio_service_jobs",
-            "Jobs by status reached: created, started (analysis began), complete, error, cancelled",
+            "Jobs by status reached: created, cached (replayed, no analysis), started (analysis "
+            "began), complete, error, cancelled",
             ["status"],
             registry=r,
         )

@@ -48,6 +48,10 @@ class JobRecord:
     epoch: str = ""
     #: Who submitted it (the rate limiter's client key): counts against their active jobs.
     client: str = ""
+    #: What makes another job the same song (``jobs/cache_keys.py``); None: not cached.
+    cache_key: str | None = None
+    #: The job replayed a stored analysis instead of running one.
+    cached: bool = False
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

@@ -15,7 +15,7 @@ const browser = await chromium.launch({
   ],
 });
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 1500 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   page.on("request", (request) => report.requests.push(request.url()));
   page.on("websocket", (socket) => report.websockets.push(socket.url()));

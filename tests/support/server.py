@@ -34,6 +34,9 @@ def base_env(**settings: object) -> dict[str, str]:
             "RATE_LIMIT_PER_MINUTE": "1000",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            # Tests upload the same generated songs again and again and many need a real
+            # analysis each time (pacing, worker loss); the cache's own tests turn it on.
+            "ANALYSIS_CACHE": "false",
         }
     )
     env.update({k.upper(): str(v) for k, v in settings.items()})

@@ -157,7 +157,9 @@ def projection(samplerate: int) -> Projection:
     )
 
 
-def frame_features(frames: np.ndarray, proj: Projection, *, out: np.ndarray) -> None:
+def frame_features(
+    frames: np.ndarray, proj: Projection, *, out: np.ndarray, low: np.ndarray | None = None
+) -> None:
     """Project windowed power spectra of ``frames`` onto the feature columns.
 
     Parameters
@@ -168,8 +170,13 @@ def frame_features(frames: np.ndarray, proj: Projection, *, out: np.ndarray) -> 
     out : np.ndarray, shape (n_frames, N_COLUMNS), float32
         Receives band powers and total power (mean-square, full scale = 1), the centroid numerator
         (Hz x power), chroma energies and mel energies.
+    low : np.ndarray, shape (n_frames, k), complex64, optional
+        Receives the first ``k`` complex bins of each frame's spectrum (the key chroma's low
+        band, see ``keychroma``).
     """
     spectrum = scipy.fft.rfft(frames * proj.window, axis=1)
+    if low is not None:
+        low[:] = spectrum[:, : low.shape[1]]
     # |X| then an in-place square measured fastest of the ways to get |X|^2 from complex64.
     power = np.abs(spectrum)
     power *= power

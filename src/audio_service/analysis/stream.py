@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from audio_service.analysis import onsets
+from audio_service.analysis import keychroma, onsets
 from audio_service.analysis.loudness import LoudnessMeter
 from audio_service.analysis.segment import TEMPO_WINDOW_SECONDS, Second, measure_second
 from audio_service.analysis.source import check_format
@@ -47,6 +47,12 @@ class StreamingAnalyzer:
         self._samples = 0
         self._energy: list[float] = []
         self._log = np.zeros((4096, onsets.N_LOG_COLUMNS), dtype=np.float32)
+        self._key_bank = keychroma.key_bank(self.samplerate, self._proj.n_fft)
+        self._key_filters = keychroma.pitch_filters(self._key_bank.freqs).T.astype(np.float32)
+        self._low_carry = np.zeros(keychroma.LOW_FRAME // 2, dtype=np.float32)
+        self._low_signal = np.zeros(0, dtype=np.float32)
+        self._key_power = np.zeros(keychroma.KEY_FRAME // 2 + 1)
+        self._key_fine: list[np.ndarray] = []
         self._prev_levels: np.ndarray | None = None
         self._current = 0
         self._first_frame = [0]
@@ -82,6 +88,20 @@ class StreamingAnalyzer:
     def loudness(self) -> LoudnessMeter:
         """The BS.1770 meter fed with every pushed sample, all channels (LUFS by range)."""
         return self._meter
+
+    @property
+    def key_chroma(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """The key chroma so far: (fine rows (n, 36), centre times (n,) s, tuning semitones).
+
+        Rows as ``keychroma.pitch_filters``; tuning from the summed long-frame spectra.
+        """
+        fine = np.vstack(self._key_fine) if self._key_fine else np.zeros((0, 36), np.float32)
+        bank = self._key_bank
+        decimation = self._proj.n_fft / keychroma.LOW_FRAME
+        centres = np.arange(len(fine)) * keychroma.KEY_HOP + keychroma.KEY_FRAME / 2
+        times = (centres * decimation - self._proj.n_fft / 2) / self.samplerate
+        tuning = keychroma.estimate_tuning(self._key_power, bank.freqs)
+        return fine, times, tuning
 
     @property
     def frame_rate(self) -> float:
@@ -186,13 +206,28 @@ class StreamingAnalyzer:
         step = self._buffer.strides[0]
         frames = as_strided(self._buffer, shape=(count, n_fft), strides=(hop * step, step))
         feats = np.empty((count, N_COLUMNS), dtype=np.float32)
+        low = np.empty((count, keychroma.LOW_BINS), dtype=np.complex64)
         for start in range(0, count, CHUNK_FRAMES):
             stop = min(count, start + CHUNK_FRAMES)
-            frame_features(frames[start:stop], self._proj, out=feats[start:stop])
+            frame_features(
+                frames[start:stop], self._proj, out=feats[start:stop], low=low[start:stop]
+            )
         self._record(feats)
+        self._key_frames(low)
         out = self._accumulate(feats)
         self._buffer = self._buffer[count * hop :]
         return out
+
+    def _key_frames(self, low: np.ndarray) -> None:
+        """Extend the decimated low band and project its complete long frames."""
+        samples, self._low_carry = keychroma.overlap_add(low, self._low_carry)
+        signal = np.concatenate((self._low_signal, samples.astype(np.float32)))
+        power = keychroma.key_spectra(signal, self._key_bank)
+        if len(power):
+            self._key_power += power.sum(axis=0)
+            self._key_fine.append(power.astype(np.float32) @ self._key_filters)
+            signal = signal[len(power) * keychroma.KEY_HOP :]
+        self._low_signal = signal
 
     def _record(self, feats: np.ndarray) -> None:
         """Append the new frames' onset envelopes, level and chroma to the frame log."""

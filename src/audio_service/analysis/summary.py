@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from audio_service.analysis import features as ft
-from audio_service.analysis import indices
+from audio_service.analysis import indices, keychroma
 from audio_service.analysis.loudness import LoudnessMeter
-from audio_service.analysis.rhythm import NO_RHYTHM, analyse_rhythm
+from audio_service.analysis.rhythm import NO_RHYTHM, Rhythm, analyse_rhythm
 from audio_service.analysis.sections import find_sections
 from audio_service.analysis.segment import Second
 from audio_service.analysis.tonal import estimate_key
-from audio_service.protocol import Analysis
+from audio_service.protocol import Analysis, Section
 
 #: Audible seconds needed before a song-level tempo is reported.
 MIN_GLOBAL_TEMPO_SECONDS = 4.0
@@ -23,6 +23,8 @@ NO_KEY_LIKELIHOOD = 0.1
 SECTION_TIMBRE_DB = 6.0
 SECTION_CHROMA_SHARE = 0.05
 SECTION_FLOOR_DB = -60.0
+SECTION_TEMPO_OCTAVES = 0.14
+SECTION_LEVEL_DB = 3.0
 
 
 class Finished(Protocol):
@@ -42,6 +44,8 @@ class Finished(Protocol):
     def frame_log(self) -> np.ndarray: ...
     @property
     def frame_rate(self) -> float: ...
+    @property
+    def key_chroma(self) -> tuple[np.ndarray, np.ndarray, float]: ...
     @property
     def loudness(self) -> LoudnessMeter: ...
 
@@ -65,6 +69,61 @@ def music_likelihood(pulse: float, tonality: float, noisiness: float) -> float:
     return min(1.0, max(0.0, value))
 
 
+def _section_features(seconds: list[Second], rhythm: Rhythm) -> np.ndarray:
+    """Per-second rows for section finding, each column in units of a clear difference:
+    mel-band levels (6 dB), chroma shares (0.05), tempo (10 %) and level (3 dB)."""
+    # Bands below the floor are inaudible next to the rest; without it, a few milliseconds
+    # of the next part leaking into a second's last frame would make an empty band jump by
+    # tens of dB.
+    mel_db = np.maximum(np.array([s.mel_db for s in seconds]), SECTION_FLOOR_DB)
+    chroma = np.array([s.chroma for s in seconds])
+    centres = np.array([0.5 * (s.start + s.end) for s in seconds])
+    tempo = np.zeros(len(seconds))
+    if rhythm.curve:
+        times, bpm = zip(*rhythm.curve, strict=True)
+        tempo = np.interp(centres, times, np.log2(bpm))
+    level = np.maximum(np.array([s.loudness_db for s in seconds]), SECTION_FLOOR_DB)
+    return np.hstack(
+        [
+            mel_db / SECTION_TIMBRE_DB,
+            chroma / SECTION_CHROMA_SHARE,
+            (tempo / SECTION_TEMPO_OCTAVES)[:, None],
+            (level / SECTION_LEVEL_DB)[:, None],
+        ]
+    )
+
+
+def _sections(analyzer: Finished, rhythm: Rhythm, tuning: float) -> list[Section]:
+    """Sections with their own tempo (median of the tempo curve), key and loudness."""
+    seconds = analyzer.seconds
+    found = find_sections(
+        _section_features(seconds, rhythm),
+        np.array([s.loudness_db for s in seconds]),
+        ends=np.array([s.end for s in seconds]),
+        downbeats=np.array(rhythm.downbeats),
+    )
+    fine, key_times, _ = analyzer.key_chroma
+    curve = np.array(rhythm.curve).reshape(-1, 2)
+    out: list[Section] = []
+    for part in found:
+        start, end = float(part["start"]), float(part["end"])
+        inside = (curve[:, 0] >= start) & (curve[:, 0] < end)
+        rows = fine[(key_times >= start) & (key_times < end)]
+        key = estimate_key(keychroma.fold(rows.sum(axis=0), tuning)) if len(rows) else None
+        out.append(
+            {
+                "start": round(start, 3),
+                "end": round(end, 3),
+                "label": str(part["label"]),
+                "tempo": round(float(np.median(curve[inside, 1])), 2) if inside.any() else None,
+                "key": key.key if key else None,
+                "mode": key.mode if key else None,
+                "lufs": round(analyzer.loudness.integrated(start, end), 2),
+            }
+        )
+    return out
+
+
 def summarize(analyzer: Finished) -> Analysis:
     """Duration, global tempo, key and mode, loudness, overall emotion and sections."""
     seconds = analyzer.seconds
@@ -74,7 +133,8 @@ def summarize(analyzer: Finished) -> Analysis:
     rhythm = NO_RHYTHM
     if sum(s.end - s.start for s in audible) >= MIN_GLOBAL_TEMPO_SECONDS:
         rhythm = analyse_rhythm(analyzer.frame_log, frame_rate=analyzer.frame_rate)
-    key = estimate_key(np.sum([s.chroma for s in audible], axis=0)) if audible else None
+    fine, _, tuning = analyzer.key_chroma
+    key = estimate_key(keychroma.fold(fine.sum(axis=0), tuning)) if audible and len(fine) else None
     noisiness = (
         float(np.mean([ft.flatness(10 ** (s.mel_db / 10), s.mel_db) for s in audible]))
         if audible
@@ -100,17 +160,7 @@ def summarize(analyzer: Finished) -> Analysis:
     else:
         emotion = indices.silent_emotion()
 
-    sections: list[dict[str, Any]] = []
-    if seconds:
-        # Bands below the floor are inaudible next to the rest; without it, a few
-        # milliseconds of the next part leaking into a second's last frame would make an
-        # empty band jump by tens of dB.
-        mel_db = np.maximum(np.array([s.mel_db for s in seconds]), SECTION_FLOOR_DB)
-        timbre = mel_db / SECTION_TIMBRE_DB
-        chroma = np.array([s.chroma for s in seconds]) / SECTION_CHROMA_SHARE
-        sections = find_sections(
-            np.hstack([timbre, chroma]), levels, ends=np.array([s.end for s in seconds])
-        )
+    sections = _sections(analyzer, rhythm, tuning) if seconds else []
 
     return {
         "duration": round(duration, 6),
@@ -130,9 +180,6 @@ def summarize(analyzer: Finished) -> Analysis:
         "loudness_db": round(loudness_db, 2),
         "lufs": round(analyzer.loudness.integrated(), 2),
         "emotion": ft.rounded(emotion),
-        "sections": [
-            {"start": round(x["start"], 3), "end": round(x["end"], 3), "label": x["label"]}
-            for x in sections
-        ],
+        "sections": sections,
         "segment_count": len(seconds),
     }

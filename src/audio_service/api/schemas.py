@@ -53,6 +53,8 @@ class JobResponse(BaseModel):
     duration: float | None
     #: The epoch of the job's event log (as in ``subscribed``): seqs count within it.
     epoch: str
+    #: The job replayed the stored analysis of the same song (ANALYSIS_CACHE).
+    cached: bool
     video_id: str | None
     source_kind: str
     created_at: float
@@ -71,6 +73,7 @@ class JobResponse(BaseModel):
             message=job.message,
             duration=job.duration,
             epoch=job.epoch,
+            cached=job.cached,
             video_id=job.video_id,
             source_kind=job.source_kind.value,
             created_at=job.created_at,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -38,6 +39,8 @@ class _Receiver:
         self.max_bytes = max_bytes
         self.size = 0
         self.filename: str | None = None
+        #: Of the file's bytes as they arrive: the analysis cache's key.
+        self.digest = hashlib.sha256()
         self.found = False
         self._header_field = b""
         self._header_value = b""
@@ -77,6 +80,7 @@ class _Receiver:
         if self.size > self.max_bytes:
             raise UploadTooLarge(f"upload is larger than {self.max_bytes // (1024 * 1024)} MB")
         self._out.write(data[start:end])
+        self.digest.update(data[start:end])
 
     def on_part_end(self) -> None:
         self.close()
@@ -122,8 +126,11 @@ async def _refuse(
 
 async def receive_upload(
     request: Request, dest_dir: Path, max_bytes: int
-) -> tuple[Path, str | None]:
-    """Save the ``file`` field of a multipart request; return its path and client filename."""
+) -> tuple[Path, str | None, str]:
+    """Save the ``file`` field of a multipart request.
+
+    Returns its path, the client's filename and the sha256 (hex) of its bytes.
+    """
     chunks = request.stream()
     header = request.headers.get("content-length", "")
     declared = int(header) if header.isdigit() else None
@@ -175,4 +182,4 @@ async def receive_upload(
             raise InvalidRequest(f"malformed multipart body: {exc}") from exc
         raise
     receiver.close()
-    return path, receiver.filename
+    return path, receiver.filename, receiver.digest.hexdigest()

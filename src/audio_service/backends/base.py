@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audio_service.backends.cache import CacheIndex
 from audio_service.models import JobRecord
 from audio_service.protocol import Event
 
@@ -163,6 +164,7 @@ class Backend(ABC):
     events: EventLog
     queue: JobQueue
     uploads: UploadStore
+    cache: CacheIndex
 
     async def connect(self) -> None:  # noqa: B027 - optional hook
         """Open connections; called once before use."""

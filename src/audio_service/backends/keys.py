@@ -10,6 +10,7 @@
 | ``{p}:finished`` | sorted set: finished jobs by finish time (at most MAX_RETAINED_JOBS) | retention |
 | ``{p}:active:{client}`` | counter: a client's queued and running jobs | active TTL, refreshed by each job |
 | ``{p}:wake:{instance}`` | stream of one entry: wakes one process's tail | :data:`WAKE_TTL_SECONDS` |
+| ``{p}:cache:{key}`` | string: the job id whose log holds the analysis of ``key`` | the job's retention |
 """  # noqa: E501 - a table reads better unwrapped
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class Keys:
 
     def active(self, client: str) -> str:
         return f"{self.prefix}:active:{client}"
+
+    def cache(self, key: str) -> str:
+        return f"{self.prefix}:cache:{key}"
 
     def wake(self, instance: str) -> str:
         return f"{self.prefix}:wake:{instance}"

@@ -24,6 +24,7 @@ from audio_service.backends.base import (
     UploadStore,
     remove_path,
 )
+from audio_service.backends.cache import MemoryCacheIndex
 from audio_service.models import JobRecord, JobStatus, new_epoch
 from audio_service.protocol import Event
 
@@ -208,6 +209,7 @@ class MemoryBackend(Backend):
         self.events = self._events = MemoryEventLog(self._jobs.records)
         self.queue = MemoryJobQueue(self._jobs.records)
         self.uploads = LocalUploadStore()
+        self.cache = MemoryCacheIndex(max_retained)
         self.max_retained = max_retained
         #: Finished jobs by expiry time, oldest first.
         self._retired: OrderedDict[str, float] = OrderedDict()

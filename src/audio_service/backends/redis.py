@@ -20,6 +20,7 @@ from redis.typing import EncodableT, FieldT
 
 from audio_service.backends import lua
 from audio_service.backends.base import Backend, JobStore, UploadStore, remove_path
+from audio_service.backends.cache import RedisCacheIndex
 from audio_service.backends.keys import ACTIVE_TTL_SECONDS, Keys
 from audio_service.backends.redis_client import COMMAND_SECONDS, connect, unavailable_as_503
 from audio_service.backends.redis_log import RedisEventLog
@@ -179,6 +180,7 @@ class RedisBackend(Backend):
         )
         self._max_retained = settings.max_retained_jobs
         self._retire = self.redis.register_script(lua.RETIRE)
+        self.cache = RedisCacheIndex(self.redis, keys)
 
     async def connect(self) -> None:
         # Best effort: a node may start while Redis is down, and claim() makes the group

@@ -6,6 +6,7 @@ a job's record and its event log never disagree on what happened.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -14,11 +15,13 @@ from typing import Any
 from audio_service.backends.base import Backend, remove_path
 from audio_service.config import Settings
 from audio_service.errors import JobNotFound, QueueFull, TooManyJobs
+from audio_service.jobs.cache_keys import upload_key, url_key
 from audio_service.metrics import Metrics
 from audio_service.models import JobRecord, JobStatus, SourceKind, new_job_id
 from audio_service.protocol import (
     TERMINAL_EVENTS,
     Analysis,
+    CompleteMessage,
     ErrorCode,
     ErrorMessage,
     JobMessage,
@@ -37,14 +40,22 @@ class JobService:
         self.metrics = metrics
 
     async def create_upload_job(
-        self, path: Path, filename: str | None, client: str = ""
+        self, path: Path, filename: str | None, sha256: str | None = None, client: str = ""
     ) -> JobRecord:
+        """A job for an uploaded file (``sha256``: of its bytes, the analysis cache's key;
+        ``client``: who asked, whose active jobs are capped)."""
+        job_id = new_job_id()
+        key = upload_key(sha256) if sha256 and self.settings.analysis_cache else None
+        if key is not None:
+            job = JobRecord(job_id, SourceKind.UPLOAD, source="", filename=filename, cache_key=key)
+            if await self._replay_cached(job):
+                await asyncio.to_thread(remove_path, path)
+                return job
         try:
             await self._admit(client)
         except Exception:
-            remove_path(path)
+            await asyncio.to_thread(remove_path, path)
             raise
-        job_id = new_job_id()
         try:
             ref = await self.backend.uploads.stash(job_id, path)
         except Exception:
@@ -55,19 +66,24 @@ class JobService:
             source_kind=SourceKind.UPLOAD,
             source=ref,
             filename=filename,
+            cache_key=key,
             client=client,
         )
         return await self._submit(job)
 
     async def create_url_job(self, url: str, video_id: str | None, client: str = "") -> JobRecord:
-        await self._admit(client)
+        key = url_key(url) if self.settings.analysis_cache else None
         job = JobRecord(
             job_id=new_job_id(),
             source_kind=SourceKind.URL,
             source=url,
             video_id=video_id,
-            client=client,
+            cache_key=key,
         )
+        if key is not None and await self._replay_cached(job):
+            return job  # a replay runs nothing: it does not count against the caps
+        await self._admit(client)
+        job.client = client
         return await self._submit(job)
 
     async def _admit(self, client: str) -> None:
@@ -87,6 +103,43 @@ class JobService:
                 await self.backend.jobs.release(client)
             except Exception:
                 logger.exception("could not release a job of client %s", client)
+
+    async def _replay_cached(self, job: JobRecord) -> bool:
+        """Give ``job`` the events of the retained job that analysed the same song.
+
+        Its own job id and seqs, the same events (progress included), and no analysis
+        process. False, with nothing created, when there is no usable entry: the job then
+        runs normally. A failing cache never fails a job.
+        """
+        assert job.cache_key is not None
+        try:
+            source = await self.backend.cache.get(job.cache_key)
+            events = await self.backend.events.read(source) if source else []
+        except Exception as exc:
+            logger.warning("analysis cache unavailable (%s); analysing", exc)
+            return False
+        if not events or events[-1].name != MessageType.COMPLETE.value:
+            return False
+        job.cached = True
+        await self.backend.jobs.create(job)
+        if self.metrics is not None:
+            self.metrics.jobs.labels("created").inc()
+            self.metrics.jobs.labels("cached").inc()
+        for event in events:
+            if event.name == MessageType.CHUNK.value:
+                # Chunks go in as stored: no record to update, nothing to re-encode.
+                await self.backend.events.append(job.job_id, event.name, event.data)
+                continue
+            body = json.loads(event.data)
+            if event.name == MessageType.PROGRESS.value:
+                message: JobMessage = ProgressMessage(
+                    body["status"], body["progress"], body["message"], duration=body.get("duration")
+                )
+            else:
+                message = CompleteMessage(analysis=body["analysis"])
+            if await self.publish(job.job_id, message) is None:
+                break  # cancelled while replaying
+        return True
 
     async def _submit(self, job: JobRecord) -> JobRecord:
         try:
@@ -140,6 +193,8 @@ class JobService:
             )
         elif name == MessageType.COMPLETE.value:
             await self.backend.jobs.update(job_id, status=JobStatus.COMPLETE, progress=100)
+        if name == MessageType.COMPLETE.value:
+            await self._remember(job_id)
         if terminal:
             if self.metrics is not None:
                 self.metrics.jobs.labels(name if name == "complete" else _status_of(message)).inc()
@@ -171,12 +226,23 @@ class JobService:
         analysis: Analysis = json.loads(events[-1].data)["analysis"]
         return analysis
 
+    async def _remember(self, job_id: str) -> None:
+        """Point the job's cache key at it: its log now holds a complete analysis."""
+        try:
+            job = await self.backend.jobs.get(job_id)
+            if job is not None and job.cache_key and self.settings.analysis_cache:
+                retention = self.settings.job_retention_seconds
+                await self.backend.cache.put(job.cache_key, job_id, retention)
+        except Exception as exc:
+            logger.warning("could not store job %s in the analysis cache: %s", job_id, exc)
+
     async def _ended(self, job_id: str) -> None:
         """The job's log closed (once): free its client's slot and its upload."""
         job = await self.backend.jobs.get(job_id)
         if job is not None:
             await self._release(job.client)
-        if job is not None and job.source_kind is SourceKind.UPLOAD:
+        # A job replayed from the cache never stashed its upload (its source is empty).
+        if job is not None and job.source_kind is SourceKind.UPLOAD and job.source:
             try:
                 await self.backend.uploads.discard(job.source)
             except Exception:

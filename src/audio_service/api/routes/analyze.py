@@ -61,8 +61,10 @@ async def analyze(request: Request, jobs: JobsDep, settings: SettingsDep) -> Ana
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         upload_dir = Path(settings.temp_dir) / "audio-service" / "uploads"
-        path, filename = await receive_upload(request, upload_dir, settings.max_upload_bytes)
-        job = await jobs.create_upload_job(path, filename, client)
+        path, filename, sha256 = await receive_upload(
+            request, upload_dir, settings.max_upload_bytes
+        )
+        job = await jobs.create_upload_job(path, filename, sha256, client)
     elif content_type == "application/json":
         body = await _read_json(request)
         await check_url(body.media_url, settings)

@@ -175,7 +175,8 @@ export class TimeChart {
     ctx.fillStyle = "#8a93ad";
     ctx.font = `${10 * ratio}px system-ui, sans-serif`;
     const unit = this.spec.unit ? ` ${this.spec.unit}` : "";
-    ctx.fillText(`${+max.toFixed(2)}${unit}`, width - 60 * ratio, 11 * ratio);
-    ctx.fillText(`${+min.toFixed(2)}${unit}`, width - 60 * ratio, plotHeight - 3 * ratio);
+    // Range labels on the left, under the section names.
+    ctx.fillText(`${+max.toFixed(1)}${unit}`, 3 * ratio, 24 * ratio);
+    ctx.fillText(`${+min.toFixed(1)}${unit}`, 3 * ratio, plotHeight - 3 * ratio);
   }
 }
