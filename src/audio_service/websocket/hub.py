@@ -27,6 +27,7 @@ from audio_service.metrics import Metrics
 from audio_service.protocol import Event, event_payload_json, job_lost_text, socketio_event_text
 from audio_service.websocket import engineio_adapter as eio
 from audio_service.websocket.feeds import Feed, Positions, SlowConsumer, SocketState, Subscription
+from audio_service.websocket.watch import watch
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class Hub:
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._tail_loop(), name="hub-tail"),
-            asyncio.create_task(self._watch_loop(), name="hub-watch"),
+            asyncio.create_task(watch(self, _CHECK_SECONDS), name="hub-watch"),
         ]
 
     async def stop(self) -> None:
@@ -125,7 +126,7 @@ class Hub:
             conn = self._conns[sid] = SocketState(outbox)
         feed = self.feeds.get(job_id)
         if feed is not None and feed.epoch != epoch:
-            self._lose(job_id, feed)  # the log was created again since this feed began
+            self.lose(job_id, feed)  # the log was created again since this feed began
             feed = None
         new_feed = feed is None
         if feed is None:
@@ -227,40 +228,12 @@ class Hub:
             for job_id, events in found.items():
                 self._dispatch(job_id, events, seen)
 
-    def _drop_stalled(self) -> None:
-        """Cut off subscribed sockets whose writer took nothing for ``stall_seconds``."""
-        for sid, conn in list(self._conns.items()):
-            if conn.outbox.stalled_for() > self.stall_seconds:
-                logger.warning("socket %s took no packet for %gs", sid, self.stall_seconds)
-                self.metrics.slow_consumers.inc()
-                self._cut_off(sid)
+    def stalled(self, seconds: float) -> list[str]:
+        """Subscribed sockets whose writer took nothing for ``seconds`` while packets wait."""
+        return [sid for sid, conn in self._conns.items() if conn.outbox.stalled_for() > seconds]
 
-    async def _watch_loop(self) -> None:
-        """Every few seconds: cut off stalled sockets, and check the followed logs."""
-        while True:
-            await asyncio.sleep(_CHECK_SECONDS)
-            self._drop_stalled()
-            if self.feeds:
-                await self._check_feeds()
-
-    async def _check_feeds(self) -> None:
-        """Send JOB_LOST to the subscribers of every followed job whose log is gone, was
-        created again (a new epoch) or is shorter than what this node delivered."""
-        # Positions before the read: the tail loop may dispatch more while it awaits.
-        feeds = {job_id: (feed, feed.position) for job_id, feed in self.feeds.items()}
-        try:
-            heads = await self.events.heads(feeds)
-        except Exception as exc:
-            logger.warning("could not check the followed jobs (%s)", exc)
-            return
-        for job_id, (feed, position) in feeds.items():
-            if self.feeds.get(job_id) is not feed:
-                continue  # dropped, or followed anew, while the check awaited
-            head = heads.get(job_id)
-            if head is None or head.epoch != feed.epoch or head.last_seq < position:
-                self._lose(job_id, feed)
-
-    def _lose(self, job_id: str, feed: Feed) -> None:
+    def lose(self, job_id: str, feed: Feed) -> None:
+        """End every subscriber of ``feed`` with a terminal JOB_LOST, and drop the feed."""
         logger.warning("job %s: its log was lost or rewound; telling its subscribers", job_id)
         self.metrics.jobs_lost.inc()
         for sub in [*feed.live.values(), *feed.replaying]:
@@ -345,9 +318,9 @@ class Hub:
             self.max_backlog_bytes,
         )
         self.metrics.slow_consumers.inc()
-        self._cut_off(sid)
+        self.cut_off(sid)
 
-    def _cut_off(self, sid: str) -> None:
+    def cut_off(self, sid: str) -> None:
         """Disconnect a slow consumer, dropping what is queued for it first."""
         conn = self._conns.get(sid)
         if conn is not None:
