@@ -176,6 +176,12 @@ class Backend(ABC):
     async def ping(self) -> bool:
         """True when the back-end answers."""
 
+    async def hit_rate_limit(self, client: str, per_minute: int) -> float | None:
+        """Count one job creation of ``client`` in a window shared by every node: 0 if
+        allowed, else the seconds until it would be. ``None``: this back-end has no shared
+        window (one process), and the API counts in its own memory."""
+        return None
+
     @abstractmethod
     async def retire(self, job_id: str, retention_seconds: float) -> None:
         """The job finished: keep its record and events for the retention time, then drop them."""

@@ -8,6 +8,7 @@
 | ``{p}:upload:{ref}`` | list of 1 MiB pieces of an uploaded file | upload TTL; deleted when the job ends |
 | ``{p}:uploads`` | hash: size and expiry of each upload waiting in Redis (the byte budget) | upload TTL |
 | ``{p}:finished`` | sorted set: finished jobs by finish time (at most MAX_RETAINED_JOBS) | retention |
+| ``{p}:rate:{client}`` | sorted set: a client's job creations in the last minute | 60 s |
 | ``{p}:active:{client}`` | counter: a client's queued and running jobs | active TTL, refreshed by each job |
 | ``{p}:wake:{instance}`` | stream of one entry: wakes one process's tail | :data:`WAKE_TTL_SECONDS` |
 | ``{p}:cache:{key}`` | string: the job id whose log holds the analysis of ``key`` | the job's retention |
@@ -45,6 +46,9 @@ class Keys:
     @property
     def finished(self) -> str:
         return f"{self.prefix}:finished"
+
+    def rate(self, client: str) -> str:
+        return f"{self.prefix}:rate:{client}"
 
     def active(self, client: str) -> str:
         return f"{self.prefix}:active:{client}"

@@ -169,3 +169,20 @@ while redis.call('ZCARD', KEYS[1]) > tonumber(ARGV[3]) do
 end
 return dropped
 """
+
+#: One job creation of a client in a sliding window of a minute, shared by every node.
+#:
+#: KEYS: the client's window (sorted set of hit times, ms). ARGV: limit, a unique member.
+#: Returns "0" when the hit counts, else the milliseconds until the oldest hit leaves.
+RATE_HIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
+  return tostring(tonumber(oldest) + 60000 - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], 60000)
+return '0'
+"""

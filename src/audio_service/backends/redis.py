@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -180,6 +181,7 @@ class RedisBackend(Backend):
         )
         self._max_retained = settings.max_retained_jobs
         self._retire = self.redis.register_script(lua.RETIRE)
+        self._rate_hit = self.redis.register_script(lua.RATE_HIT)
         self.cache = RedisCacheIndex(self.redis, keys)
 
     async def connect(self) -> None:
@@ -201,6 +203,12 @@ class RedisBackend(Backend):
                 return bool(await self.redis.ping())
         except (RedisError, TimeoutError):
             return False
+
+    @unavailable_as_503()
+    async def hit_rate_limit(self, client: str, per_minute: int) -> float | None:
+        member = secrets.token_hex(8)
+        wait_ms = await self._rate_hit([self.keys.rate(client)], [per_minute, member])
+        return float(wait_ms) / 1000
 
     @unavailable_as_503()
     async def retire(self, job_id: str, retention_seconds: float) -> None:

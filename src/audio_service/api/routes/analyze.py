@@ -54,7 +54,7 @@ async def analyze(request: Request, jobs: JobsDep, settings: SettingsDep) -> Ana
     address = client_address(request, settings)
     client = rate_key(address)  # an IPv6 client counts per /64, for active jobs too
     try:
-        request.app.state.rate_limiter.check(address)
+        await _limit_rate(request, settings, address, client)
     except RateLimited:
         request.app.state.service.metrics.rate_limited.labels("http").inc()
         raise
@@ -77,6 +77,18 @@ async def analyze(request: Request, jobs: JobsDep, settings: SettingsDep) -> Ana
         status=job.status,
         websocket_url=_socket_url(request),
     )
+
+
+async def _limit_rate(request: Request, settings: Settings, address: str, client: str) -> None:
+    """RATE_LIMIT_PER_MINUTE, counted in Redis for every node in cluster mode, else here."""
+    per_minute = settings.rate_limit_per_minute
+    if per_minute <= 0:
+        return
+    wait = await request.app.state.backend.hit_rate_limit(client, per_minute)
+    if wait is None:
+        request.app.state.rate_limiter.check(address)
+    elif wait > 0:
+        raise RateLimited("too many jobs from this address", retry_after=wait)
 
 
 async def _read_json(request: Request) -> AnalyzeRequest:
