@@ -103,6 +103,7 @@ async def _attack(node: ServiceProcess, job_id: str, last: int, until: float) ->
     return sent
 
 
+@pytest.mark.timeout(400)  # the module's fixture analyses ten minutes of audio first
 async def test_resubscribing_to_a_finished_job_in_a_loop_stays_under_the_bound(
     node: ServiceProcess, finished: tuple[str, int, int]
 ) -> None:
