@@ -2,21 +2,15 @@
 
 Music is composed as MIDI (``styles`` for bands, ``classical`` for music21's scores),
 rendered by FluidSynth with the FluidR3 General MIDI soundfont, then given its fades or
-silences; the controls come from ``controls``. Renders and truth files are cached under
-``bench/results/corpus-<hash>/``, the hash taken over the generator's own source, so any
-change to the generator renders afresh and reruns are fast otherwise.
+silences; the controls come from ``controls``. :mod:`bench.accuracy.cache` keeps the
+renders.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 import subprocess
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +25,6 @@ from bench.accuracy.styles import STYLES, arrange
 SR = 44_100
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 FLUIDSYNTH = "fluidsynth"
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 #: Seconds rendered past the last beat, so the final chord decays naturally.
 TAIL = 1.5
 BASE_BARS = {"intro": 4, "outro": 4}
@@ -171,44 +164,3 @@ def tags(p: Piece, truth: dict[str, Any]) -> list[str]:
     if p.drift:
         out.append("live (tempo wander)")
     return out
-
-
-def generator_hash() -> str:
-    """Hash of everything that determines the renders."""
-    digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in ("music.py", "styles.py", "classical.py", "controls.py", "corpus.py", "pieces.py"):
-        digest.update((here / name).read_bytes())
-    version = subprocess.run([FLUIDSYNTH, "--version"], capture_output=True, text=True).stdout
-    digest.update(version.encode())
-    digest.update(str(SOUNDFONT.stat().st_size).encode())
-    return digest.hexdigest()[:12]
-
-
-def _render_to(args: tuple[Piece, Path]) -> str:
-    piece, directory = args
-    audio, truth = render(piece)
-    sf.write(directory / f"{piece.name}.flac", audio, SR, subtype="PCM_16")
-    (directory / f"{piece.name}.json").write_text(json.dumps(truth))
-    return piece.name
-
-
-def build(pieces: list[Piece], *, workers: int) -> Path:
-    """Render whatever is missing from the cache; return the corpus directory."""
-    directory = RESULTS / f"corpus-{generator_hash()}"
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in RESULTS.glob("corpus-*"):
-        # Renders of an older generator: never read again, and a few hundred MB each.
-        if stale != directory:
-            shutil.rmtree(stale)
-    todo = [(p, directory) for p in pieces if not (directory / f"{p.name}.json").exists()]
-    if todo:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            for name in pool.map(_render_to, todo):
-                print(f"  rendered {name}", flush=True)
-    return directory
-
-
-def load_truth(directory: Path, piece: Piece) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads((directory / f"{piece.name}.json").read_text())
-    return result

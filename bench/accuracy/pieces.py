@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.accuracy.classical import Span
 from bench.accuracy.corpus import AABA, POP, STRAINS, VERSE_BRIDGE, Piece
 
 ORGAN, STRINGS, PIANO, CHOIR, OOHS, CELLO = 19, 48, 0, 52, 53, 42
 
 
-def _band(name: str, style: str, key: str, mode: str, bpm: float, seed: int, **kw: object):
-    return Piece(name, "band", seed, style, key, mode, bpm, **kw)  # type: ignore[arg-type]
+def _band(name: str, style: str, key: str, mode: str, bpm: float, seed: int, **kw: Any) -> Piece:
+    return Piece(name, "band", seed, style, key, mode, bpm, **kw)
 
 
 PIECES: list[Piece] = [

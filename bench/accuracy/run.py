@@ -2,7 +2,11 @@
 
     .venv/bin/python -m bench.accuracy            # the whole corpus, writes docs/ACCURACY.md
     .venv/bin/python -m bench.accuracy --quick    # ten pieces covering every class
-    .venv/bin/python -m bench.accuracy --only ours   # reuse the naive script's cached run
+    .venv/bin/python -m bench.accuracy --only ours   # only ours; naive from its cache
+    .venv/bin/python -m bench.accuracy --pieces dnb,waltz   # only these (no doc written)
+
+The naive script runs only on renders it has not answered before (``--only naive`` reruns
+it everywhere).
 
 Needs the ``bench`` extra (``pip install -e '.[dev,bench]'``) and the Debian packages
 fluidsynth, fluid-soundfont-gm and espeak-ng. At most ``--workers`` (default 2) processes
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.accuracy import report
-from bench.accuracy.corpus import RESULTS, build, load_truth
+from bench.accuracy.cache import RESULTS, build, corpus_id, load_truth, stem
 from bench.accuracy.pieces import PIECES, QUICK
 from bench.accuracy.score import score_piece
 
@@ -64,14 +68,16 @@ def _warm_up(impls: list[str]) -> None:
             _analyse((impl, "warm-up", str(path)))
 
 
-def _naive_cache(corpus: Path) -> Path:
-    """The naive script's answers on this corpus; caches of other corpora are deleted."""
+def _naive_answers() -> tuple[Path, dict[str, Any]]:
+    """The naive script's cached answers, by render (it never changes between runs)."""
     source = (Path(__file__).parent / "implementations.py").read_bytes()
-    path = RESULTS / f"naive-{corpus.name}-{hashlib.sha256(source).hexdigest()[:8]}.json"
-    for stale in RESULTS.glob("naive-corpus-*.json"):
+    path = RESULTS / f"naive-{hashlib.sha256(source).hexdigest()[:8]}.json"
+    for stale in RESULTS.glob("naive-*.json"):
         if stale != path:
             stale.unlink()
-    return path
+    answers: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    current = {stem(p).name for p in PIECES}
+    return path, {k: v for k, v in answers.items() if k in current}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,16 +97,23 @@ def main(argv: list[str] | None = None) -> None:
     if args.pieces:
         wanted = args.pieces.split(",")
         pieces = [p for p in pieces if any(w in p.name for w in wanted)]
-    corpus = build(pieces, workers=args.workers)
+    partial = args.quick or bool(args.pieces)
+    build(pieces, workers=args.workers, prune=not partial)
     rendered = time.perf_counter()
-    truths = {p.name: load_truth(corpus, p) for p in pieces}
+    truths = {p.name: load_truth(p) for p in pieces}
 
     estimates: dict[str, dict[str, dict[str, Any]]] = {"ours": {}, "naive": {}}
-    impls = [args.only] if args.only else ["ours", "naive"]
-    cache = _naive_cache(corpus)
-    if "naive" not in impls and cache.exists():
-        estimates["naive"] = json.loads(cache.read_text())
-    tasks = [(impl, p.name, str(corpus / f"{p.name}.flac")) for p in pieces for impl in impls]
+    cache, answers = _naive_answers()
+    tasks = []
+    for p in pieces:
+        path = str(stem(p).with_suffix(".flac"))
+        if args.only != "naive":
+            tasks.append(("ours", p.name, path))
+        if args.only == "naive" or (args.only is None and stem(p).name not in answers):
+            tasks.append(("naive", p.name, path))
+        elif stem(p).name in answers:
+            estimates["naive"][p.name] = answers[stem(p).name]
+    impls = sorted({impl for impl, _, _ in tasks})
     seconds: dict[str, float] = dict.fromkeys(impls, 0.0)
     _warm_up(impls)
     # A pool that reports a crashed worker (BrokenProcessPool) instead of waiting forever.
@@ -108,9 +121,10 @@ def main(argv: list[str] | None = None) -> None:
         for impl, name, estimate, elapsed in pool.map(_analyse, tasks):
             estimates[impl][name] = estimate
             seconds[impl] += elapsed
-    partial = args.quick or bool(args.pieces)
-    if "naive" in impls and not partial:
-        cache.write_text(json.dumps(estimates["naive"]))
+            print(f"  {impl:5} {elapsed:5.1f} s  {name}", file=sys.stderr, flush=True)
+    by_name = {p.name: p for p in pieces}
+    answers |= {stem(by_name[n]).name: e for n, e in estimates["naive"].items() if "error" not in e}
+    cache.write_text(json.dumps(answers))
 
     scores = {
         impl: {n: score_piece(truths[n], e) for n, e in rows.items() if n in truths}
@@ -119,9 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     finished = time.perf_counter()
     timing = (
-        f"Run time {finished - started:.0f} s ({rendered - started:.0f} s rendering or cache; "
-        + ", ".join(f"{impl} {s:.0f} s of analysis" for impl, s in seconds.items())
-        + f"; {args.workers} workers)."
+        f"Run time {finished - started:.0f} s ({rendered - started:.0f} s rendering or cache"
+        + "".join(f", {impl} {s:.0f} s of analysis" for impl, s in seconds.items())
+        + f"; {args.workers} workers; the naive script's answers are cached per render)."
     )
     tables = "\n\n".join(
         [
@@ -139,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     if write:
         generated = "\n\n".join(
             [
-                f"Corpus `{corpus.name}`: {report.composition(truths)}",
+                f"Corpus `{corpus_id(pieces)}`: {report.composition(truths)}",
                 f"Command: `.venv/bin/python -m bench.accuracy`. {timing}",
                 tables,
                 "### Per piece",
