@@ -34,11 +34,16 @@ def overall_table(scores: dict[str, dict[str, dict[str, float]]]) -> str:
     """Metric rows, one column per implementation, the target and the verdict."""
     means = {impl: aggregate(list(rows.values())) for impl, rows in scores.items()}
     ours, naive = means.get("ours", {}), means.get("naive", {})
-    lines = ["| figure | ours | naive librosa script | target | verdict |", "|---|---|---|---|---|"]
+    lines = [
+        "| figure | pieces | ours | naive librosa script | target | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, label in METRICS.items():
         target = f">= {TARGETS[name]:.2f}" if name in TARGETS else ""
         o, n = ours.get(name), naive.get(name)
-        lines.append(f"| {label} | {_fmt(o)} | {_fmt(n)} | {target} | {_status(name, o, n)} |")
+        count = max(sum(name in row for row in rows.values()) for rows in scores.values())
+        verdict = _status(name, o, n)
+        lines.append(f"| {label} | {count} | {_fmt(o)} | {_fmt(n)} | {target} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -73,8 +78,8 @@ def piece_table(
     """One row per piece: truth against each implementation's answer."""
     lines = [
         "| piece | tempo: truth / ours / naive | key: truth / ours / naive | meter: truth / ours "
-        "| beat F: ours / naive | F@3s: ours / naive |",
-        "|---|---|---|---|---|---|",
+        "| beat F: ours / naive | downbeat F: ours | F@3s: ours / naive | music likelihood |",
+        "|---|---|---|---|---|---|---|---|",
     ]
 
     def est(impl: str, name: str, field: str) -> Any:
@@ -101,7 +106,10 @@ def piece_table(
         meter = f"{t['meter'] or '-'} / {est('ours', name, 'meter') or 'none'}"
         beat = f"{sc('ours', name, 'beat_f')} / {sc('naive', name, 'beat_f')}"
         bound = f"{sc('ours', name, 'bound_f3')} / {sc('naive', name, 'bound_f3')}"
-        lines.append(f"| {name} | {tempo} | {keys} | {meter} | {beat} | {bound} |")
+        likelihood = est("ours", name, "music_likelihood")
+        ml = "-" if likelihood is None else f"{likelihood:.2f}"
+        row = [name, tempo, keys, meter, beat, sc("ours", name, "downbeat_f"), bound, ml]
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 

@@ -60,7 +60,24 @@ class ModalFilter:
         """Rest state for ``channels`` channels, shape (channels, P), complex."""
         return np.zeros((channels, len(self.poles)), dtype=np.complex128)
 
-    def process(self, block: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def buffers(self, frames: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scratch space for :meth:`process` on blocks of ``frames``, to reuse across calls.
+
+        Fresh arrays of this size come from mmap (page faults, zeroed pages) or not,
+        depending on the allocator's history: reused ones measured up to 2x faster.
+        """
+        count = frames // CHUNK
+        return (
+            np.empty((channels, count + 1, CHUNK), dtype=np.float32),
+            np.empty((channels, count, CHUNK + 2 * len(self.poles)), dtype=np.float32),
+        )
+
+    def process(
+        self,
+        block: np.ndarray,
+        state: np.ndarray,
+        scratch: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Filter a block; continuous across blocks of any sizes.
 
         Parameters
@@ -69,6 +86,8 @@ class ModalFilter:
             Interleaved samples, as decoders deliver them.
         state : np.ndarray, shape (channels, P), complex
             From :meth:`initial_state` or the previous call.
+        scratch : tuple of np.ndarray, optional
+            From :meth:`buffers` for this block size; the returned output lives in it.
 
         Returns
         -------
@@ -80,13 +99,12 @@ class ModalFilter:
         count, rest = divmod(n, CHUNK)
         half = len(self.poles)
         # One row of output per chunk, and one for the partial chunk at the end.
-        y = np.empty((channels, count + 1, CHUNK), dtype=np.float32)
+        y, work = scratch if scratch is not None else self.buffers(n, channels)
         state = state.copy()
         if count:
             # Each channel's chunks, with the state at their start beside them: one product
             # with the response matrix gives the output. Copying the interleaved samples in
             # is the transposition the per-channel products need anyway.
-            work = np.empty((channels, count, CHUNK + 2 * half), dtype=np.float32)
             interleaved = block[: count * CHUNK].reshape(count, CHUNK, channels)
             work[:, :, :CHUNK] = interleaved.transpose(2, 0, 1)
             rows = work.reshape(channels * count, CHUNK + 2 * half)[:, :CHUNK]

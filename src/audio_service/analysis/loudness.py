@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audio_service.analysis.features import DB_FLOOR
-from audio_service.analysis.iir import Biquad, ModalFilter, modal_filter
+from audio_service.analysis.iir import CHUNK, Biquad, ModalFilter, modal_filter
 
 #: BS.1770's offset between 10 log10 of the weighted mean square and LUFS.
 LUFS_OFFSET = -0.691
@@ -35,6 +35,9 @@ STEPS_PER_SECOND = 10
 #: Momentary loudness and gating blocks: 400 ms; short-term loudness: 3 s (EBU Tech 3341).
 BLOCK_STEPS = 4
 SHORT_TERM_STEPS = 30
+#: Samples (all channels) filtered at a time: the block, its filtered copy and the work
+#: matrix then stay in the L2 cache; 65,536-frame stereo blocks at once measured 2x slower.
+PIECE_SAMPLES = 1 << 16
 #: Samples beyond +-8 (+18 dBFS) only come from damaged files: they are clipped there.
 MAX_SAMPLE = 8.0
 #: Channel weight of the surround channels (Ls, Rs), BS.1770-4 Table 3.
@@ -141,6 +144,8 @@ class LoudnessMeter:
         self.samplerate = int(samplerate)
         self._filter: ModalFilter = modal_filter(k_weighting(self.samplerate))
         self._state: np.ndarray | None = None
+        self._piece = PIECE_SAMPLES
+        self._scratch: tuple[np.ndarray, np.ndarray] = self._filter.buffers(0, 1)
         self._weights = np.ones(1)
         self._position = 0
         # Weighted sum of squares and sample count of each closed 100 ms step (lists: the
@@ -166,18 +171,25 @@ class LoudnessMeter:
         if self._state is None:
             self._state = self._filter.initial_state(data.shape[1])
             self._weights = channel_weights(data.shape[1])
-        x = np.ascontiguousarray(data)
+            self._piece = max(CHUNK, PIECE_SAMPLES // data.shape[1])
+            self._scratch = self._filter.buffers(self._piece, data.shape[1])
+        for start in range(0, len(data), self._piece):
+            self._push(np.ascontiguousarray(data[start : start + self._piece]))
+
+    def _push(self, x: np.ndarray) -> None:
+        assert self._state is not None
+        scratch = self._scratch if len(x) // CHUNK == self._scratch[1].shape[1] else None
         with np.errstate(all="ignore"):
-            y, state = self._filter.process(x, self._state)
+            y, state = self._filter.process(x, self._state, scratch)
             pieces, partial = self._step_energies(y)
         if not (math.isfinite(partial) and all(map(math.isfinite, pieces))):
             # A damaged file's NaN, inf or absurd values would stay in the filter state for
             # good: cleaned as the stream cleans its mono mix, then measured again.
             x = np.clip(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), -MAX_SAMPLE, MAX_SAMPLE)
-            y, state = self._filter.process(x, self._state)
+            y, state = self._filter.process(x, self._state, scratch)
             pieces, partial = self._step_energies(y)
         self._state = state
-        self._close_steps(pieces, partial, len(data))
+        self._close_steps(pieces, partial, len(x))
 
     def finish(self) -> None:
         """Close the last, partial step (it counts for momentary and short-term only)."""
