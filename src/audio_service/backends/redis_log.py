@@ -85,7 +85,9 @@ class RedisEventLog(EventLog):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for name, data in events[start : start + _APPEND_BATCH]:
                     token = f"{self._instance}.{next(self._tokens)}"
-                    args: list[str | int] = [name, data, token, "0", self._ttl_ms, 0]
+                    # No fence (the cache's replay runs under no claim); a fresh epoch in
+                    # case this append creates the log.
+                    args: list[str | int] = [name, data, token, "0", self._ttl_ms, 0, new_epoch()]
                     await self._append(keys, args, client=pipe)
                 replies = await pipe.execute()
             for reply in replies:
