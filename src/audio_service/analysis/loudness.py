@@ -168,6 +168,10 @@ class LoudnessMeter:
             data = data[:, None]
         if len(data) == 0:
             return
+        if self._state is not None and data.shape[1] != self._state.shape[0]:
+            raise ValueError(
+                f"a block of {data.shape[1]} channels after blocks of {self._state.shape[0]}"
+            )
         if self._state is None:
             self._state = self._filter.initial_state(data.shape[1])
             self._weights = channel_weights(data.shape[1])
