@@ -1,9 +1,10 @@
 """Repeated upload vs first upload, with the analysis cache on (ANALYSIS_CACHE=true).
 
 Starts the real service (embedded back-end, or Redis with ``--redis URL``), and for each of
-RUNS distinct generated 5-minute WAVs measures POST /api/analyze -> ``complete`` at a real
-client for the first upload and for the same bytes again; prints the medians and their
-ratio.   .venv/bin/python bench/bench_cache.py [--redis redis://127.0.0.1:6379/0]
+RUNS distinct generated 5-minute songs, as MP3 and as WAV, measures at a real client the
+first upload and the same bytes again: POST /api/analyze -> ``complete`` (the upload
+included), and the answer of the POST -> ``complete`` (the job alone). Prints the medians
+and the ratios.   .venv/bin/python bench/bench_cache.py [--redis redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -21,40 +22,41 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.conftest import delete_prefix  # noqa: E402
 from tests.support.client import Recorder, upload  # noqa: E402
 from tests.support.server import run_server, run_worker  # noqa: E402
-from tests.support.signals import music_wav  # noqa: E402
+from tests.support.signals import SR, music, music_wav, write  # noqa: E402
 
 RUNS = 3
 SECONDS = 300.0
 
 
-async def timed(url: str, wav: Path) -> tuple[float, dict[str, object]]:
+async def timed(url: str, song: Path) -> tuple[float, float, dict[str, object]]:
+    """Seconds from the POST and from its answer to ``complete``, and the analysis."""
     client = await Recorder(url).connect()
     try:
         start = time.perf_counter()
-        job_id = (await upload(url, wav)).json()["job_id"]
+        job_id = (await upload(url, song)).json()["job_id"]
+        answered = time.perf_counter()
         await client.subscribe(job_id)
         events = await client.wait_end(job_id, timeout=300)
-        elapsed = time.perf_counter() - start
+        done = time.perf_counter()
         assert events[-1][0] == "complete", events[-1]
-        return elapsed, events[-1][1]["analysis"]  # type: ignore[return-value]
+        return done - start, done - answered, events[-1][1]["analysis"]  # type: ignore[return-value]
     finally:
         await client.close()
 
 
-async def measure(url: str, tmp: Path) -> tuple[list[float], list[float]]:
-    warm = music_wav(tmp / "warm.wav", 10.0, seed=99)
-    await timed(url, warm)  # the first job pays for the forkserver: not counted
-    firsts, repeats = [], []
+async def measure(url: str, tmp: Path, fmt: str) -> list[tuple[float, float, float, float]]:
+    """Per song: (first total, first job, repeat total, repeat job) in seconds."""
+    results = []
     for run in range(RUNS):
-        wav = music_wav(tmp / f"song-{run}.wav", SECONDS, seed=100 + run)
-        first, analysis = await timed(url, wav)
-        repeat, again = await timed(url, wav)
+        song = write(tmp / f"song-{run}.{fmt}", music(SECONDS, seed=100 + run), sr=SR, format=fmt)
+        first_total, first_job, analysis = await timed(url, song)
+        repeat_total, repeat_job, again = await timed(url, song)
         assert again == analysis, "the cached analysis differs"
-        firsts.append(first)
-        repeats.append(repeat)
-    return firsts, repeats
+        results.append((first_total, first_job, repeat_total, repeat_job))
+    return results
 
 
 async def main() -> None:
@@ -69,14 +71,20 @@ async def main() -> None:
         server = stack.enter_context(run_server(tmp, **settings))
         if args.redis:
             stack.enter_context(run_worker(tmp, **settings))
-        firsts, repeats = await measure(server.url, tmp)
-    first, repeat = statistics.median(firsts), statistics.median(repeats)
+        # The first job pays for the forkserver: not counted.
+        await timed(server.url, music_wav(tmp / "warm.wav", 10.0, seed=99))
+        tables = {fmt: await measure(server.url, tmp, fmt) for fmt in ("mp3", "wav")}
+    if args.redis:
+        delete_prefix(args.redis, str(settings["redis_prefix"]))
     backend = "Redis" if args.redis else "embedded"
-    print(f"| 5-minute WAV, {backend} back-end (median of {RUNS} songs) | seconds |")
-    print("|---|---|")
-    print(f"| first upload: POST -> complete at the client | {first:.3f} |")
-    print(f"| same bytes again (cache hit) | {repeat:.3f} |")
-    print(f"| ratio repeat / first | {repeat / first:.2f} |")
+    print(f"5-minute songs, {backend} back-end, median of {RUNS} songs, seconds\n")
+    print("| format | measured from | first upload | same bytes again | ratio |")
+    print("|---|---|---|---|---|")
+    for fmt, rows in tables.items():
+        for label, first, repeat in (("the POST", 0, 2), ("the POST's answer", 1, 3)):
+            a = statistics.median(r[first] for r in rows)
+            b = statistics.median(r[repeat] for r in rows)
+            print(f"| {fmt.upper()} | {label} | {a:.3f} | {b:.3f} | {b / a:.2f} |")
 
 
 if __name__ == "__main__":

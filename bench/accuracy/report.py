@@ -73,8 +73,8 @@ def piece_table(
     """One row per piece: truth against each implementation's answer."""
     lines = [
         "| piece | tempo: truth / ours / naive | key: truth / ours / naive | meter: truth / ours "
-        "| beat F: ours / naive | F@3s: ours / naive |",
-        "|---|---|---|---|---|---|",
+        "| beat F: ours / naive | downbeat F: ours | F@3s: ours / naive | music likelihood |",
+        "|---|---|---|---|---|---|---|---|",
     ]
 
     def est(impl: str, name: str, field: str) -> Any:
@@ -101,7 +101,10 @@ def piece_table(
         meter = f"{t['meter'] or '-'} / {est('ours', name, 'meter') or 'none'}"
         beat = f"{sc('ours', name, 'beat_f')} / {sc('naive', name, 'beat_f')}"
         bound = f"{sc('ours', name, 'bound_f3')} / {sc('naive', name, 'bound_f3')}"
-        lines.append(f"| {name} | {tempo} | {keys} | {meter} | {beat} | {bound} |")
+        likelihood = est("ours", name, "music_likelihood")
+        ml = "-" if likelihood is None else f"{likelihood:.2f}"
+        row = [name, tempo, keys, meter, beat, sc("ours", name, "downbeat_f"), bound, ml]
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 

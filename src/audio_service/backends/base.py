@@ -52,6 +52,19 @@ class EventLog(ABC):
         writer whose claim was superseded by a newer one is refused the same way.
         """
 
+    async def append_many(self, job_id: str, events: list[tuple[str, str]]) -> int | None:
+        """Append ``(name, data)`` events in order, none of them final; the last seq.
+
+        ``None`` once the log is closed (the rest are not appended). Back-ends may send
+        them in one round trip: the analysis cache replays a whole log this way.
+        """
+        seq: int | None = None
+        for name, data in events:
+            seq = await self.append(job_id, name, data)
+            if seq is None:
+                return None
+        return seq
+
     @abstractmethod
     async def read(self, job_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         """Events with ``seq > after`` in seq order, at most ``limit`` of them."""

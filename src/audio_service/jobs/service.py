@@ -94,20 +94,27 @@ class JobService:
         if self.metrics is not None:
             self.metrics.jobs.labels("created").inc()
             self.metrics.jobs.labels("cached").inc()
-        for event in events:
-            if event.name == MessageType.CHUNK.value:
-                # Chunks go in as stored: no record to update, nothing to re-encode.
-                await self.backend.events.append(job.job_id, event.name, event.data)
-                continue
-            body = json.loads(event.data)
+        # Events go in as stored (nothing re-encoded) in as few round trips as the back-end
+        # allows, and the record takes the final progress and the duration once.
+        progress: dict[str, Any] = {}
+        duration = None
+        for event in events[:-1]:
             if event.name == MessageType.PROGRESS.value:
-                message: JobMessage = ProgressMessage(
-                    body["status"], body["progress"], body["message"], duration=body.get("duration")
-                )
-            else:
-                message = CompleteMessage(analysis=body["analysis"])
-            if await self.publish(job.job_id, message) is None:
-                break  # cancelled while replaying
+                body = json.loads(event.data)
+                progress = {k: body[k] for k in ("status", "progress", "message")}
+                duration = body.get("duration", duration)
+        if (
+            await self.backend.events.append_many(
+                job.job_id, [(event.name, event.data) for event in events[:-1]]
+            )
+            is None
+        ):
+            return True  # cancelled while replaying
+        if progress:
+            changes = _record_fields(progress) | ({"duration": duration} if duration else {})
+            await self.backend.jobs.update(job.job_id, **changes)
+        analysis = json.loads(events[-1].data)["analysis"]
+        await self.publish(job.job_id, CompleteMessage(analysis=analysis))
         return True
 
     async def _submit(self, job: JobRecord) -> JobRecord:
@@ -209,6 +216,15 @@ class JobService:
                 await self.backend.uploads.discard(job.source)
             except Exception:
                 logger.exception("could not discard the upload of job %s", job_id)
+
+
+def _record_fields(progress: dict[str, Any]) -> dict[str, Any]:
+    """A stored progress event's fields as job record changes."""
+    return {
+        "status": JobStatus(progress["status"]),
+        "progress": progress["progress"],
+        "message": progress["message"],
+    }
 
 
 def _status_of(message: JobMessage) -> str:
