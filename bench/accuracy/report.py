@@ -34,11 +34,16 @@ def overall_table(scores: dict[str, dict[str, dict[str, float]]]) -> str:
     """Metric rows, one column per implementation, the target and the verdict."""
     means = {impl: aggregate(list(rows.values())) for impl, rows in scores.items()}
     ours, naive = means.get("ours", {}), means.get("naive", {})
-    lines = ["| figure | ours | naive librosa script | target | verdict |", "|---|---|---|---|---|"]
+    lines = [
+        "| figure | pieces | ours | naive librosa script | target | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, label in METRICS.items():
         target = f">= {TARGETS[name]:.2f}" if name in TARGETS else ""
         o, n = ours.get(name), naive.get(name)
-        lines.append(f"| {label} | {_fmt(o)} | {_fmt(n)} | {target} | {_status(name, o, n)} |")
+        count = max(sum(name in row for row in rows.values()) for rows in scores.values())
+        verdict = _status(name, o, n)
+        lines.append(f"| {label} | {count} | {_fmt(o)} | {_fmt(n)} | {target} | {verdict} |")
     return "\n".join(lines)
 
 

@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         for impl, name, estimate, elapsed in pool.map(_analyse, tasks):
             estimates[impl][name] = estimate
             seconds[impl] += elapsed
+            print(f"  {impl:5} {elapsed:5.1f} s  {name}", file=sys.stderr, flush=True)
     by_name = {p.name: p for p in pieces}
     answers |= {stem(by_name[n]).name: e for n, e in estimates["naive"].items() if "error" not in e}
     cache.write_text(json.dumps(answers))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from websockets.frames import Frame, Opcode
 
-from audio_service.websocket.lean import LeanQueue
+from audio_service.websocket.lean import LeanQueue, text_frame
 
 
 async def test_items_come_out_in_order_whether_or_not_a_getter_waits() -> None:
@@ -58,3 +59,11 @@ async def test_a_get_after_a_timed_out_one_still_gets_what_is_queued() -> None:
     # A getter that arrives before the loop served the put.
     assert await asyncio.wait_for(queue.get(), 5) == 7
     assert queue.empty()
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 700, 65_535, 65_536, 300_000])
+def test_text_frames_are_the_frames_websockets_would_send(size: int) -> None:
+    text = "x" * size
+    frame = Frame(Opcode.TEXT, text.encode())
+    assert text_frame(text) == frame.serialize(mask=False, extensions=[])
+    assert text_frame(text) == text_frame(text)  # the cached one, for the same text
