@@ -1,4 +1,4 @@
-"""The accuracy corpus: what each piece is, how it is rendered, and where the renders live.
+"""The accuracy corpus: what a piece is made of, and how it is rendered with its truth.
 
 Music is composed as MIDI (``styles`` for bands, ``classical`` for music21's scores),
 rendered by FluidSynth with the FluidR3 General MIDI soundfont, then given its fades or
@@ -53,7 +53,7 @@ class Piece:
     changes: tuple[tuple[int, float], ...] = ()
     #: Final section slows to this fraction of the tempo (a ritardando).
     ritardando: float | None = None
-    #: Insert this many bars of digital silence before the section with this index.
+    #: (section index, bars): that many bars of digital silence before that section.
     gap: tuple[int, int] | None = None
     fade_in: float = 0.0
     fade_out: float = 0.0

@@ -100,7 +100,7 @@ def meter_correct(reference: int, estimate: int | None) -> float:
 
 
 def key_score(key: str, mode: str, est_key: str | None, est_mode: str | None) -> float:
-    """MIREX-weighted key score (1, 0.5 fifth, 0.3 relative, 0.2 parallel, else 0)."""
+    """MIREX-weighted key score (1, 0.5 a fifth above, 0.3 relative, 0.2 parallel, else 0)."""
     if est_key is None or est_mode not in ("major", "minor"):
         return 0.0
     return float(mir_eval.key.weighted_score(f"{key} {mode}", f"{est_key} {est_mode}"))

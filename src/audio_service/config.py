@@ -41,8 +41,14 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(100, gt=0)
     max_audio_duration: float = Field(600, gt=0)
     job_retention_seconds: float = Field(3600, gt=0)
-    #: Hard cap on finished jobs kept in memory by the embedded back-end.
+    #: Most finished jobs kept (memory or Redis): past it the oldest are dropped at once,
+    #: before their retention ends. Bounds what finished logs take (about 1 MB each for
+    #: ten minutes of audio).
     max_retained_jobs: int = Field(1000, ge=1)
+    #: Cluster mode: how long an upload may wait in Redis for its job to start, seconds.
+    upload_ttl_seconds: float = Field(3600, gt=0)
+    #: Cluster mode: bytes all uploads waiting in Redis may take together, MiB (503 past).
+    max_stored_uploads_mb: float = Field(1024, gt=0)
     rate_limit_per_minute: int = Field(10, ge=0)
     #: Addresses or networks whose X-Forwarded-For header is believed (comma-separated or
     #: JSON list).
@@ -52,6 +58,14 @@ class Settings(BaseSettings):
     stream_pace_seconds: float = Field(0, ge=0)
     #: Concurrent analyses per process that runs jobs (API node in embedded mode, or worker).
     worker_concurrency: int = Field(2, ge=1)
+    #: Jobs one client (address, or /64) may have queued or running at once (429 past it).
+    #: At most the worker slots: then one client can delay another's job by one job at most.
+    max_active_jobs_per_client: int = Field(2, ge=1)
+    #: Jobs queued or running in all (503 with Retry-After past it): the queue is bounded.
+    max_queued_jobs: int = Field(200, ge=1)
+    #: CPU seconds a job process may use per second of audio (once its length is known),
+    #: plus a fixed allowance; never more than JOB_CPU_SECONDS.
+    job_cpu_seconds_per_audio_second: float = Field(1.0, gt=0)
     #: Let API nodes run jobs too when a Redis back-end is configured.
     api_runs_jobs: bool = False
     #: Wall-clock deadline of one job (download + decode + analysis), seconds.
@@ -71,9 +85,22 @@ class Settings(BaseSettings):
     download_timeout_seconds: float = Field(120, gt=0)
     #: Engine.io packets queued for one socket before it counts as a slow consumer.
     max_socket_backlog: int = Field(2000, ge=10)
+    #: Bytes of event data queued for one socket before it counts as a slow consumer (one
+    #: event larger than this still goes to a socket with nothing queued); replays count.
+    max_socket_backlog_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024)
+    #: A socket whose queued packets nobody took for this long (a long-polling client that
+    #: stopped polling, a websocket that stopped reading) is disconnected, seconds.
+    socket_stall_seconds: float = Field(30, gt=0)
     max_subscriptions_per_socket: int = Field(20, ge=1)
+    #: Socket.IO connections (websocket and long-polling sessions alike) per process; past
+    #: it the handshake is refused (503). Keep it under the process's descriptor limit.
+    max_connections: int = Field(10000, ge=1)
     socket_events_per_second: float = Field(20, gt=0)
     enable_docs: bool = True
+    #: ``/metrics`` for ``Authorization: Bearer <token>`` when set; else loopback peers only,
+    #: unless METRICS_PUBLIC.
+    metrics_token: str = ""
+    metrics_public: bool = False
     #: Replay the stored analysis of the same bytes (sha256) or the same media URL
     #: (normalised) instead of analysing again, while the first job is retained.
     analysis_cache: bool = True

@@ -48,6 +48,18 @@ class RateLimited(ServiceError):
         self.retry_after = retry_after
 
 
+class TooManyJobs(RateLimited):
+    code = ErrorCode.TOO_MANY_JOBS
+
+
+class QueueFull(ServiceError):
+    code = ErrorCode.QUEUE_FULL
+
+    def __init__(self, message: str, retry_after: float = 10.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class BackendUnavailable(ServiceError):
     code = ErrorCode.BACKEND_UNAVAILABLE
 

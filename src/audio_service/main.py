@@ -17,9 +17,10 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 from audio_service.api import errors as api_errors
-from audio_service.api.middleware import OriginGuard, SecurityHeaders
+from audio_service.api.middleware import OriginGuard, SecurityHeaders, with_security_headers
 from audio_service.api.ratelimit import RateLimiter
 from audio_service.api.routes import analyze, jobs, meta
 from audio_service.backends import create_backend
@@ -50,6 +51,8 @@ class Service:
             self.sio,
             self.backend.events,
             max_backlog=settings.max_socket_backlog,
+            max_backlog_bytes=settings.max_socket_backlog_bytes,
+            stall_seconds=settings.socket_stall_seconds,
             metrics=self.metrics,
         )
         self.handlers = SocketHandlers(self.sio, self.hub, self.backend, settings, self.metrics)
@@ -125,9 +128,19 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     policy = OriginPolicy(settings.allowed_origins, allow_own=settings.allow_own_origin)
     app.add_middleware(OriginGuard, policy=policy)
     app.add_middleware(SecurityHeaders)
-    asgi = socketio.ASGIApp(service.sio, other_asgi_app=app, socketio_path="socket.io")
+    asgi = _App(service.sio, other_asgi_app=app, socketio_path="socket.io")
     asgi.service = service
     return asgi
+
+
+class _App(socketio.ASGIApp):  # type: ignore[misc]
+    """The ASGI app: Socket.IO at ``/socket.io``, FastAPI for the rest. Long-polling answers
+    get the API's security headers too (python-engineio sends none of its own)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/socket.io"):
+            send = with_security_headers(send, scope["path"])
+        await super().__call__(scope, receive, send)
 
 
 asgi_app: socketio.ASGIApp  # created on first access, see __getattr__

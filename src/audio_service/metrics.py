@@ -70,6 +70,11 @@ class Metrics:
             "Sockets dropped for a full backlog",
             registry=r,
         )
+        self.jobs_lost = Counter(
+            "audio_service_jobs_lost",
+            "Followed jobs whose log was found lost or rewound (subscribers got JOB_LOST)",
+            registry=r,
+        )
         self.rate_limited = Counter(
             "audio_service_rate_limited",
             "Requests refused by a rate limit: http (job creation) or socket (events)",

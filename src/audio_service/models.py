@@ -21,6 +21,11 @@ def new_job_id() -> str:
     return secrets.token_urlsafe(JOB_ID_BYTES)
 
 
+def new_epoch() -> str:
+    """The identity of one incarnation of a job's event log (see ``EventLog.heads``)."""
+    return secrets.token_hex(8)
+
+
 @dataclass
 class JobRecord:
     job_id: str
@@ -39,6 +44,10 @@ class JobRecord:
     #: Claims of the job by workers so far. The latest claim's number is its fence: the
     #: back-end refuses appends that carry an older one (see ``EventLog.append``).
     attempts: int = 0
+    #: The epoch of the job's event log, set by the append that created the log.
+    epoch: str = ""
+    #: Who submitted it (the rate limiter's client key): counts against their active jobs.
+    client: str = ""
     #: What makes another job the same song (``jobs/cache_keys.py``); None: not cached.
     cache_key: str | None = None
     #: The job replayed a stored analysis instead of running one.
@@ -62,4 +71,4 @@ class JobRecord:
 
 
 # JobStatus is a wire value (protocol.py); it is re-exported here because it is half of the record.
-__all__ = ["JobRecord", "JobStatus", "SourceKind", "new_job_id"]
+__all__ = ["JobRecord", "JobStatus", "SourceKind", "new_epoch", "new_job_id"]

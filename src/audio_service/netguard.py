@@ -95,6 +95,12 @@ def check_url_syntax(url: str) -> str:
         raise InvalidURL("only http and https URLs are accepted")
     if not host:
         raise InvalidURL("URL has no host")
+    try:
+        # What the resolver will do with it: a label of 64+ characters, an empty one or an
+        # undecodable name raised UnicodeError from the IDNA codec there (a 500).
+        host.encode("idna")
+    except UnicodeError as exc:
+        raise InvalidURL("malformed host name") from exc
     return host
 
 

@@ -15,6 +15,9 @@ from typing import Any, NotRequired, TypedDict
 #: Job ids carry 128 random bits (``secrets.token_urlsafe(16)`` gives 22 characters).
 JOB_ID_BYTES = 16
 MAX_JOB_ID_LENGTH = 64
+#: The largest seq a client may name: the largest integer JavaScript holds exactly.
+MAX_SEQ = 2**53 - 1
+MAX_EPOCH_LENGTH = 64
 
 
 class MessageType(StrEnum):
@@ -66,6 +69,15 @@ class ErrorCode(StrEnum):
     TIMEOUT = "TIMEOUT"
     CANCELLED = "CANCELLED"
     WORKER_LOST = "WORKER_LOST"
+    #: The job's log was lost or rewound (Redis restarted empty, a failover to a lagging
+    #: replica): terminal for its subscribers, and the answer to a resume from another epoch.
+    JOB_LOST = "JOB_LOST"
+    #: The process holds MAX_CONNECTIONS connections (503 on the engine.io handshake).
+    AT_CAPACITY = "AT_CAPACITY"
+    #: MAX_QUEUED_JOBS jobs are queued or running: 503 with Retry-After.
+    QUEUE_FULL = "QUEUE_FULL"
+    #: The client already has MAX_ACTIVE_JOBS_PER_CLIENT jobs queued or running: 429.
+    TOO_MANY_JOBS = "TOO_MANY_JOBS"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     INVALID_REQUEST = "INVALID_REQUEST"  #: a REST request body or parameter of the wrong shape
     TOO_LARGE = "TOO_LARGE"  #: an upload over MAX_UPLOAD_MB
@@ -157,6 +169,8 @@ class SubscribedPayload(TypedDict):
     status: str
     progress: int
     last_seq: int
+    #: The log's epoch: a client resuming later sends it back.
+    epoch: str
     #: Seconds of audio, once known.
     duration: float | None
 
@@ -166,6 +180,7 @@ class OkAck(TypedDict):
     job_id: str
     status: str
     last_seq: int
+    epoch: str
 
 
 class ErrorAck(TypedDict):
@@ -314,19 +329,33 @@ def socketio_event_text(name: str, payload_json: str) -> str:
 
 
 def subscribed_payload(
-    job_id: str, status: str, progress: int, last_seq: int, duration: float | None = None
+    job_id: str,
+    status: str,
+    progress: int,
+    last_seq: int,
+    duration: float | None = None,
+    epoch: str = "",
 ) -> SubscribedPayload:
     return {
         "job_id": job_id,
         "status": status,
         "progress": progress,
         "last_seq": last_seq,
+        "epoch": epoch,
         "duration": duration,
     }
 
 
-def ok_ack(job_id: str, status: str, last_seq: int) -> OkAck:
-    return {"ok": True, "job_id": job_id, "status": status, "last_seq": last_seq}
+def ok_ack(job_id: str, status: str, last_seq: int, epoch: str = "") -> OkAck:
+    return {"ok": True, "job_id": job_id, "status": status, "last_seq": last_seq, "epoch": epoch}
+
+
+def job_lost_text(job_id: str, seq: int) -> str:
+    """The Socket.IO packet text of the terminal ``error`` JOB_LOST a node sends on its own
+    (it is in no log: the log is what was lost). ``seq`` continues the subscriber's."""
+    message = ErrorMessage(ErrorCode.JOB_LOST, "the job's events were lost; submit it again")
+    event = Event(seq, MessageType.ERROR.value, dumps(message.to_dict()))
+    return socketio_event_text(event.name, event_payload_json(job_id, event))
 
 
 def error_ack(code: ErrorCode, message: str, job_id: str | None = None) -> ErrorAck:
@@ -354,6 +383,8 @@ class SubscribeRequest:
 
     job_id: str
     last_seq: int | None = None
+    #: The epoch of the log the client's ``last_seq`` counts in (from ``subscribed``).
+    epoch: str | None = None
 
 
 class PayloadError(ValueError):
@@ -383,4 +414,12 @@ def parse_subscribe(data: Any) -> SubscribeRequest:
         isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0
     ):
         raise PayloadError(ErrorCode.INVALID_PAYLOAD, "last_seq must be a non-negative integer")
-    return SubscribeRequest(job_id=job_id, last_seq=last_seq)
+    if last_seq is not None and last_seq > MAX_SEQ:
+        # Redis stream ids stop at 2^64 - 1 and JavaScript numbers are exact to 2^53.
+        raise PayloadError(ErrorCode.INVALID_PAYLOAD, f"last_seq must be at most {MAX_SEQ}")
+    epoch = data.get("epoch")
+    if epoch is not None and (not isinstance(epoch, str) or len(epoch) > MAX_EPOCH_LENGTH):
+        raise PayloadError(
+            ErrorCode.INVALID_PAYLOAD, f"epoch must be a string of at most {MAX_EPOCH_LENGTH}"
+        )
+    return SubscribeRequest(job_id=job_id, last_seq=last_seq, epoch=epoch)

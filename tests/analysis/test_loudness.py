@@ -183,3 +183,10 @@ def test_nan_in_a_damaged_block_does_not_poison_the_meter() -> None:
     meter.finish()
     assert meter.second(3).lufs == pytest.approx(loudness(tone, sr), abs=0.01)
     assert np.isfinite(meter.integrated())
+
+
+def test_the_channel_count_cannot_change_mid_stream() -> None:
+    meter = LoudnessMeter(44_100)
+    meter.push(np.zeros((100, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match="channels"):
+        meter.push(np.zeros((100, 1), dtype=np.float32))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from audio_service.analysis import StreamingAnalyzer
 from tests.support import signals
@@ -62,3 +63,42 @@ def test_a_homogeneous_track_is_one_section() -> None:
         sections = sections_of(audio)
         assert len(sections) == 1
         assert sections[0]["end"] == 30.0
+
+
+def strain(key: str, seed: int, seconds: int = 12) -> np.ndarray:
+    """A passage of one chord a second, in an order of its own: varied inside, so that its
+    repeat is recognisable as a repeat."""
+    rng = np.random.default_rng(seed)
+    chords = [
+        signals.chord_progression(key, "major", repeats=1)[: signals.SR]
+        if k == 0
+        else signals.chord_progression(key, "major", repeats=1)[
+            k * signals.SR : (k + 1) * signals.SR
+        ]
+        for k in rng.integers(0, 4, seconds)
+    ]
+    return np.concatenate(chords)
+
+
+def test_repeated_strains_are_found_where_nothing_else_changes() -> None:
+    # A A B B: the repeat of A (at 12 s) changes neither timbre nor key, only the
+    # repetition structure does (Serra et al. 2014 structure features).
+    a, b = strain("C", 1), 0.8 * strain("E", 2)
+    sections = sections_of(np.concatenate([a, a, b, b]))
+    found = [float(s["start"]) for s in sections[1:]]  # type: ignore[arg-type]
+    for expected in (12.0, 24.0, 36.0):
+        assert min(abs(f - expected) for f in found) <= 2.0, found
+    assert len(found) <= 4
+
+
+def test_sections_carry_tempo_key_and_loudness() -> None:
+    audio = np.concatenate([part_b(1), part_b(2)])
+    analyzer = StreamingAnalyzer(signals.SR)
+    analyzer.push(audio)
+    analyzer.finish()
+    for section in analyzer.summary()["sections"]:
+        assert section["tempo"] == pytest.approx(128.0, rel=0.03)
+        # The tonic; the mode of 0.5-s chords under drums and noise is not this test's point.
+        assert section["key"] == "F#"
+        assert section["mode"] in ("major", "minor")
+        assert -40.0 < section["lufs"] < 0.0

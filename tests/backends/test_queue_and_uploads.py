@@ -64,3 +64,22 @@ async def test_an_upload_round_trips_and_discard_removes_every_copy(
     await backend.uploads.discard(ref, local)
     assert not local.exists() and not source.exists()
     await backend.uploads.discard(ref, local)  # safe twice
+
+
+async def test_depth_counts_queued_and_running_jobs(backend: Backend) -> None:
+    assert await backend.queue.depth() == 0
+    for job_id in ("a", "b"):
+        await backend.queue.enqueue(job_id)
+    assert await backend.queue.depth() == 2
+    claim = await backend.queue.claim("w1", timeout=1)
+    assert claim is not None and await backend.queue.depth() == 2  # running still counts
+    await backend.queue.done(claim)
+    assert await backend.queue.depth() == 1
+
+
+async def test_a_client_is_admitted_up_to_its_limit(backend: Backend) -> None:
+    assert [await backend.jobs.admit("198.51.100.1", 2) for _ in range(3)] == [True, True, False]
+    assert await backend.jobs.admit("198.51.100.2", 2) is True  # others are not affected
+    await backend.jobs.release("198.51.100.1")
+    assert await backend.jobs.admit("198.51.100.1", 2) is True
+    assert await backend.jobs.admit("198.51.100.1", 2) is False

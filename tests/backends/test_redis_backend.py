@@ -14,7 +14,7 @@ import pytest
 
 from audio_service.backends.redis import UPLOAD_PIECE_BYTES, RedisBackend
 from audio_service.config import Settings
-from audio_service.errors import BackendUnavailable
+from audio_service.errors import BackendUnavailable, QueueFull
 from audio_service.models import JobRecord, SourceKind
 from audio_service.protocol import Event
 from tests.backends.proxy import FaultyProxy
@@ -46,11 +46,12 @@ async def test_every_key_has_an_expiry(redis_backend: RedisBackend, tmp_path: Pa
     (tmp_path / "f").write_bytes(b"RIFF")
     await redis_backend.uploads.stash(job_id, tmp_path / "f")
     keys = [k async for k in redis_backend.redis.scan_iter(f"{redis_backend.keys.prefix}:*")]
-    assert len(keys) == 5, keys  # job, log, wake, queue, upload
+    assert len(keys) == 6, keys  # job, log, wake, queue, upload, upload budget
     for key in keys:
         assert await redis_backend.redis.pttl(key) > 0, key
     await redis_backend.retire(job_id, 30)
-    for key in (redis_backend.keys.job(job_id), redis_backend.keys.log(job_id)):
+    retired = (redis_backend.keys.job(job_id), redis_backend.keys.log(job_id))
+    for key in (*retired, redis_backend.keys.finished):
         assert 0 < await redis_backend.redis.pttl(key) <= 30_000
 
 
@@ -146,5 +147,48 @@ async def test_an_unreachable_redis_fails_fast_with_backend_unavailable(
             assert time.monotonic() - started < 3
         assert await backend.ping() is False
         await backend.connect()  # a node may start before Redis does
+    finally:
+        await backend.close()
+
+
+async def test_waiting_uploads_stay_within_their_byte_budget(
+    redis_settings: Settings, tmp_path: Path
+) -> None:
+    """Three 4.7 MB uploads added 18 MB to Redis with no worker running, for 24 h."""
+    settings = redis_settings.model_copy(update={"max_stored_uploads_mb": 10})
+    backend = RedisBackend(settings)
+    try:
+        stored = []
+        for n in range(3):
+            path = tmp_path / f"u{n}"
+            path.write_bytes(b"\0" * (4 * 1024 * 1024))
+            if n < 2:
+                stored.append(await backend.uploads.stash(f"job-{n}", path))
+                ttl = await backend.redis.pttl(backend.keys.upload(f"job-{n}"))
+                assert 0 < ttl <= settings.upload_ttl_seconds * 1000
+            else:
+                with pytest.raises(QueueFull):
+                    await backend.uploads.stash(f"job-{n}", path)
+                assert not path.exists(), "a refused upload's file is removed"
+        await backend.uploads.discard(stored[0])  # its job ended: room again
+        (tmp_path / "again").write_bytes(b"\0" * (4 * 1024 * 1024))
+        assert await backend.uploads.stash("job-3", tmp_path / "again") == "job-3"
+    finally:
+        await backend.close()
+
+
+async def test_finished_jobs_beyond_the_cap_are_dropped_oldest_first(
+    redis_settings: Settings,
+) -> None:
+    settings = redis_settings.model_copy(update={"max_retained_jobs": 3})
+    backend = RedisBackend(settings)
+    try:
+        jobs = [await new_job(backend) for _ in range(5)]
+        for job_id in jobs:
+            await backend.events.append(job_id, "complete", "{}", final=True)
+            await backend.retire(job_id, 3600)
+        kept = [job_id for job_id in jobs if await backend.jobs.get(job_id) is not None]
+        assert kept == jobs[2:]
+        assert [await backend.events.last_seq(job_id) for job_id in jobs] == [0, 0, 1, 1, 1]
     finally:
         await backend.close()

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.cluster.conftest import (
     PACE,
@@ -48,6 +49,7 @@ async def _until(condition: object, timeout: float, what: str, detail: object = 
         await asyncio.sleep(0.02)
 
 
+@pytest.mark.timeout(400)  # generous waits for a loaded machine
 async def test_a_stalled_worker_that_wakes_up_appends_nothing(
     redis_url: str, redis_prefix: str, tmp_path: Path, wav: Path
 ) -> None:

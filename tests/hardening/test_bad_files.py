@@ -37,6 +37,7 @@ def _assert_clean_error(name: str, job: dict[str, Any], server: ServiceProcess) 
     message = job["error"]["message"]
     # Nothing about the server's insides: no temp paths, no tracebacks.
     assert str(server.log.parent) not in message and "Traceback" not in message, (name, job)
+    assert ".upload" not in message and "file:" not in message, (name, job)
     assert len(message) <= 300
 
 

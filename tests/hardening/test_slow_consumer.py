@@ -95,7 +95,9 @@ async def test_slow_consumer_is_cut_off_and_resumes_without_loss(
     packets = await slow.drain(quiet=2)
     transport_closed = slow.closed
     await slow.close()
-    assert "41" in packets, "no socket.io DISCONNECT reached the slow client"
+    # Its connection is dropped at once (what was queued for it is discarded), rather than
+    # left for the websocket keepalive to end 30-60 s later.
+    assert transport_closed, "the server left the slow client's connection open"
     got = _last_replay(packets, job_id)
     resumed = await polite.subscribe(job_id, last_seq=got[-1] if got else None)
     events = await polite.wait_end(job_id)

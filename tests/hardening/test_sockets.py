@@ -40,7 +40,14 @@ SUBSCRIBE_PAYLOADS: list[tuple[list[Any], str]] = [
     ([{"job_id": JOB, "last_seq": 1.5}], "INVALID_PAYLOAD"),
     ([{"job_id": JOB, "last_seq": True}], "INVALID_PAYLOAD"),
     ([{"job_id": JOB, "last_seq": [1]}], "INVALID_PAYLOAD"),
-    ([{"job_id": JOB, "last_seq": 10**40}], "JOB_NOT_FOUND"),
+    # Past what Redis stream ids (2^64) or JavaScript numbers (2^53) hold: refused before
+    # any back-end sees it (on Redis it was a ResponseError and a silent disconnect).
+    ([{"job_id": JOB, "last_seq": 10**40}], "INVALID_PAYLOAD"),
+    ([{"job_id": JOB, "last_seq": 2**64}], "INVALID_PAYLOAD"),
+    ([{"job_id": JOB, "last_seq": 2**53}], "INVALID_PAYLOAD"),
+    ([{"job_id": JOB, "last_seq": 2**53 - 1}], "JOB_NOT_FOUND"),
+    ([{"job_id": JOB, "epoch": 5}], "INVALID_PAYLOAD"),
+    ([{"job_id": JOB, "epoch": "e" * 65}], "INVALID_PAYLOAD"),
     ([{"job_id": JOB}, {"extra": "argument"}, 3], "JOB_NOT_FOUND"),
     ([{"job_id": "../../etc/passwd"}], "JOB_NOT_FOUND"),
     ([{"job_id": "*"}], "JOB_NOT_FOUND"),

@@ -32,6 +32,10 @@ def base_env(**settings: object) -> dict[str, str]:
         {
             "ALLOWED_ORIGINS": "http://localhost:3000",
             "RATE_LIMIT_PER_MINUTE": "1000",
+            # Every test client is 127.0.0.1, and suites submit dozens of jobs at once; the
+            # caps' own tests (tests/hardening/test_fairness.py) set them.
+            "MAX_ACTIVE_JOBS_PER_CLIENT": "1000",
+            "MAX_QUEUED_JOBS": "10000",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
             # Tests upload the same generated songs again and again and many need a real

@@ -61,8 +61,13 @@ def test_the_csp_allows_exactly_the_inline_import_map(server: ServiceProcess) ->
     digest = base64.b64encode(hashlib.sha256(importmap.group(1).encode()).digest()).decode()
     assert f"script-src 'self' 'sha256-{digest}'" in policy
     assert "connect-src 'self'" in policy and "unsafe-inline" not in policy
-    api = httpx.get(server.url + "/health")
-    assert api.headers["content-security-policy"].startswith("default-src 'none'")
+    for path, accept in (("/health", "*/*"), ("/", "application/json")):
+        api = httpx.get(server.url + path, headers={"Accept": accept})
+        assert (
+            api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+        )
+    script = httpx.get(server.url + "/static/app.js")
+    assert script.headers["content-security-policy"] == policy
 
 
 def test_the_vendored_socketio_client_is_the_locked_version() -> None:

@@ -12,6 +12,7 @@ that cannot reference other resources (demuxer whitelist).
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import tempfile
@@ -63,9 +64,15 @@ DEMUXERS = (
     "dsf",
 )
 
-_AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio: (?P<spec>[^\n]*)")
+# Anchored at the start of a line: ffmpeg prints tags (a title, a comment) on their own
+# indented "key : value" lines, and a title reading "Stream #0:0: Audio: opus, 384000 Hz,
+# stereo" made an unanchored search take an 8 kHz mono stream for 384 kHz stereo.
+logger = logging.getLogger(__name__)
+
+_STREAM = re.compile(r"^\s*Stream #\d+:\d+", re.MULTILINE)
+_AUDIO_STREAM = re.compile(r"^\s*Stream #\d+:\d+[^\n]*?: Audio: (?P<spec>[^\n]*)", re.MULTILINE)
 _RATE = re.compile(r"(\d+) Hz")
-_DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+_DURATION = re.compile(r"^\s*Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)", re.MULTILINE)
 _CHANNELS = re.compile(r"(\d+) channels")
 
 
@@ -135,8 +142,8 @@ class FfmpegSource(AudioSource):
         except (OSError, subprocess.TimeoutExpired) as e:
             raise DecodeError(f"{name}: not a decodable audio file") from e
         text = probe.stderr.decode("utf-8", "replace")
-        if "Audio:" not in text:
-            if "Stream #" in text:
+        if _AUDIO_STREAM.search(text) is None:
+            if _STREAM.search(text):
                 raise DecodeError(f"{name}: the file has no audio stream")
             raise DecodeError(f"{name}: not a decodable audio file")
         self.samplerate, self.channels, duration = _parse_probe(text, name)
@@ -190,8 +197,9 @@ class FfmpegSource(AudioSource):
             assert self._stderr is not None
             self._stderr.seek(0)
             lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
-            detail = lines[-1] if lines else f"ffmpeg exit status {status}"
-            raise DecodeError(f"{self.name}: cannot decode audio ({detail})")
+            # ffmpeg's message names the job's temporary file: the log gets it, not clients.
+            logger.warning("ffmpeg could not decode %s: %s", self._path, lines[-1:] or status)
+            raise DecodeError(f"{self.name}: cannot decode audio")
 
     def close(self) -> None:
         proc = self._proc

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -168,6 +167,10 @@ class LoudnessMeter:
             data = data[:, None]
         if len(data) == 0:
             return
+        if self._state is not None and data.shape[1] != self._state.shape[0]:
+            raise ValueError(
+                f"a block of {data.shape[1]} channels after blocks of {self._state.shape[0]}"
+            )
         if self._state is None:
             self._state = self._filter.initial_state(data.shape[1])
             self._weights = channel_weights(data.shape[1])
@@ -239,8 +242,7 @@ class LoudnessMeter:
         """Weighted sums of squares of ``y`` (channels, n) between step boundaries.
 
         Returns the sums of the steps the block completes (the first one including the
-        part pushed before) and of the part after the last boundary. Each piece and
-        channel is one BLAS dot product: no squared copy of the block.
+        part pushed before) and of the part after the last boundary.
         """
         start, end = self._position, self._position + y.shape[1]
         edges = [0]
@@ -249,13 +251,15 @@ class LoudnessMeter:
             edges.append(self._boundary(step) - start)
             step += 1
         edges.append(y.shape[1])
-        weights = self._weights.tolist()
-        sums = [
-            sum(
-                w * float(np.dot(row[lo:hi], row[lo:hi])) for w, row in zip(weights, y, strict=True)
-            )
-            for lo, hi in itertools.pairwise(edges)
-        ]
+        # Squared in place (the output is scratch), summed per piece along each row, then
+        # weighted: three calls for the whole block, whatever its number of steps.
+        np.multiply(y, y, out=y)
+        ends_on_boundary = edges[-2] == edges[-1]
+        lows = edges[:-2] if ends_on_boundary else edges[:-1]
+        per_channel = np.add.reduceat(y, lows, axis=1, dtype=np.float64)
+        sums: list[float] = (self._weights @ per_channel).tolist()
+        if ends_on_boundary:
+            sums.append(0.0)
         return sums[:-1], sums[-1]
 
     def _close_steps(self, pieces: list[float], partial: float, samples: int) -> None:

@@ -19,14 +19,27 @@ from audio_service.analysis.spectral import COL_BANDS, COL_CHROMA, COL_MEL, COL_
 #: give no flux, so digital silence has a flat envelope.
 LOG_FLOOR_POWER = 1e-10
 
-#: Harmonic change is measured over this many frames (about 70 ms): bowed and blown notes
-#: take that long to rise, and a one-frame difference would split their rise into small steps.
-HARMONIC_LAG = 3
+#: Harmonic change is the rise of the 12 chroma levels over ``FAST_LAG`` frames (70 ms),
+#: and, for music without sharp attacks, over ``HARMONIC_LAG`` frames (140 ms) of levels
+#: first averaged over ``HARMONIC_SMOOTH`` frames: bowed, sung and blown notes take that
+#: long to rise, and a one-frame difference splits their rise into steps lost in the
+#: level's flutter.
+FAST_LAG = 3
+HARMONIC_LAG = 6
+HARMONIC_SMOOTH = 3
+#: A track whose percussive flux has its 99th percentile above this (dB per frame) has
+#: sharp attacks (drums, plucked and struck notes: 5-18 dB; strings, choirs, organ: 2 dB).
+SHARP_ATTACK_DB = 4.0
+#: Frames of levels before the first new one that :func:`frame_log` needs.
+HISTORY = HARMONIC_LAG + HARMONIC_SMOOTH - 1
 
 #: Columns of the per-frame log the song-level pass reads (see :func:`frame_log`).
-PERCUSSIVE, HARMONIC, BASS, LEVEL_DB = 0, 1, 2, 3
-CHROMA = slice(4, 16)
-N_LOG_COLUMNS = 16
+PERCUSSIVE, HARMONIC, BASS, LEVEL_DB, SLOW_HARMONIC = 0, 1, 2, 3, 4
+CHROMA = slice(5, 17)
+N_LOG_COLUMNS = 17
+#: Delay of the slow harmonic envelope's response to a sudden onset (the middle of its
+#: plateau), frames: removed before combining, so that all envelopes peak at the onset.
+DELAY = {SLOW_HARMONIC: (HARMONIC_LAG + HARMONIC_SMOOTH - 1) // 2}
 
 _N_MEL = COL_MEL.stop - COL_MEL.start
 _BASS_COLUMN = COL_BANDS.start  # the 20-250 Hz band
@@ -62,7 +75,7 @@ def frame_log(feats: np.ndarray, levels: np.ndarray, previous: np.ndarray) -> np
         Projected power spectra of consecutive frames.
     levels : np.ndarray, shape (n_frames, n_mel + 13)
         :func:`log_levels` of ``feats``.
-    previous : np.ndarray, shape (HARMONIC_LAG, n_mel + 13)
+    previous : np.ndarray, shape (HISTORY, n_mel + 13)
         :func:`log_levels` of the frames before the first one, oldest first (copies of the
         first frame at the start of a stream).
 
@@ -70,17 +83,23 @@ def frame_log(feats: np.ndarray, levels: np.ndarray, previous: np.ndarray) -> np
     -------
     np.ndarray, shape (n_frames, N_LOG_COLUMNS), float32
         Columns ``PERCUSSIVE`` (mean log-mel rise, dB), ``HARMONIC`` (mean chroma rise over
-        ``HARMONIC_LAG`` frames, dB),
+        ``FAST_LAG`` frames, dB), ``SLOW_HARMONIC`` (the same over ``HARMONIC_LAG`` frames of
+        smoothed levels, dB),
         ``BASS`` (bass-band rise, dB), ``LEVEL_DB`` (frame power, dB) and ``CHROMA`` (12
         chroma energies, full-scale power).
     """
     history = np.concatenate((previous, levels))
-    rise = np.maximum(history[HARMONIC_LAG:] - history[HARMONIC_LAG - 1 : -1], 0.0)
+    rise = np.maximum(history[HISTORY:] - history[HISTORY - 1 : -1], 0.0)
     chroma = history[:, _N_MEL : _N_MEL + 12]
-    slow_rise = np.maximum(chroma[HARMONIC_LAG:] - chroma[:-HARMONIC_LAG], 0.0)
+    # Causal moving average: row j is the mean of chroma rows j .. j + SMOOTH - 1.
+    cumulative = np.vstack((np.zeros((1, 12)), np.cumsum(chroma, axis=0)))
+    smooth = (cumulative[HARMONIC_SMOOTH:] - cumulative[:-HARMONIC_SMOOTH]) / HARMONIC_SMOOTH
+    slow_rise = np.maximum(smooth[HARMONIC_LAG:] - smooth[:-HARMONIC_LAG], 0.0)
+    fast_rise = np.maximum(chroma[HISTORY:] - chroma[HISTORY - FAST_LAG : -FAST_LAG], 0.0)
     out = np.empty((len(feats), N_LOG_COLUMNS), dtype=np.float32)
     out[:, PERCUSSIVE] = rise[:, :_N_MEL].mean(axis=1)
-    out[:, HARMONIC] = slow_rise.mean(axis=1)
+    out[:, HARMONIC] = fast_rise.mean(axis=1)
+    out[:, SLOW_HARMONIC] = slow_rise.mean(axis=1)
     out[:, BASS] = rise[:, -1]
     out[:, LEVEL_DB] = 10.0 * np.log10(np.maximum(feats[:, COL_TOTAL], LOG_FLOOR_POWER))
     out[:, CHROMA] = feats[:, COL_CHROMA]
@@ -124,12 +143,18 @@ def novelty_curve(envelope: np.ndarray, *, frame_rate: float) -> np.ndarray:
     return out
 
 
+def has_sharp_attacks(log: np.ndarray) -> bool:
+    """Whether the percussive flux reaches ``SHARP_ATTACK_DB`` (its 99th percentile)."""
+    return len(log) > 0 and float(np.percentile(log[:, PERCUSSIVE], 99)) >= SHARP_ATTACK_DB
+
+
 def combined_envelope(log: np.ndarray, *, frame_rate: float) -> np.ndarray:
     """One onset envelope from the percussive, harmonic-change and bass envelopes.
 
-    Each is detrended and scaled to unit mean first, so none dominates by its units; the
-    percussive flux carries most weight (it is the sharpest in time), harmonic change the
-    next (it is what legato music has), bass onsets the least.
+    Each is detrended and scaled to unit mean first, so none dominates by its units. With
+    sharp attacks the percussive flux leads (it is the sharpest in time; weights 1, 0.7 for
+    the 70-ms harmonic change, 0.3 for bass onsets); without them, harmonic change over
+    140 ms is what legato music has, and it leads (weights 1, 2, 0.3).
 
     Parameters
     ----------
@@ -142,9 +167,24 @@ def combined_envelope(log: np.ndarray, *, frame_rate: float) -> np.ndarray:
     -------
     np.ndarray, shape (n_frames,), float64
     """
+    sharp = has_sharp_attacks(log)
+    weights = (
+        ((PERCUSSIVE, 1.0), (HARMONIC, 0.7), (BASS, 0.3))
+        if sharp
+        else ((PERCUSSIVE, 1.0), (SLOW_HARMONIC, 2.0), (BASS, 0.3))
+    )
     parts = [
-        novelty_curve(log[:, column], frame_rate=frame_rate) * weight
-        for column, weight in ((PERCUSSIVE, 1.0), (HARMONIC, 0.7), (BASS, 0.3))
+        _advance(novelty_curve(log[:, c], frame_rate=frame_rate), DELAY.get(c, 0)) * w
+        for c, w in weights
     ]
     out: np.ndarray = np.sum(parts, axis=0)
+    return out
+
+
+def _advance(x: np.ndarray, frames: int) -> np.ndarray:
+    """``x`` moved ``frames`` earlier (zeros at the end)."""
+    if frames <= 0:
+        return x
+    out = np.zeros_like(x)
+    out[:-frames] = x[frames:]
     return out

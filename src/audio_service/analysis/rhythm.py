@@ -18,9 +18,12 @@ from audio_service.analysis import tempogram as tg
 
 #: Seconds of onset activity needed before any tempo is reported.
 MIN_SECONDS = 4.0
-#: Mean percussive plus harmonic flux (dB per frame) below which a track has no onsets at
-#: all (a held tone: what remains is rounding and leakage).
-MIN_FLUX_DB = 0.1
+#: 99th percentile of the percussive flux (dB per frame) below which a track has no onsets
+#: at all (a held tone or pad: 0.2-0.5; legato strings and choirs measure 1.8 and up).
+MIN_FLUX_DB = 1.0
+#: Spectral flatness above which a track without sharp attacks counts as noise (music in the
+#: accuracy corpus measures at most 0.19, pink noise 0.46, white noise 1).
+MAX_LEGATO_FLATNESS = 0.3
 #: Tempogram clarity (see :func:`_periodicity`) of a track without any pulse (noise,
 #: speech, held chords measure 0.03-0.09) and the span above it that reaches confidence 1.
 PERIODICITY_FLOOR = 0.06
@@ -65,7 +68,7 @@ def _curve(times: np.ndarray, bpm: np.ndarray) -> list[tuple[float, float]]:
     return out
 
 
-def analyse_rhythm(log: np.ndarray, *, frame_rate: float) -> Rhythm:
+def analyse_rhythm(log: np.ndarray, *, frame_rate: float, noisiness: float = 0.0) -> Rhythm:
     """Tempo, beats and bars of a whole track.
 
     Parameters
@@ -74,6 +77,8 @@ def analyse_rhythm(log: np.ndarray, *, frame_rate: float) -> Rhythm:
         ``onsets.frame_log`` rows of the whole track.
     frame_rate : float
         Frames per second (Hz).
+    noisiness : float
+        Mean spectral flatness of the audible seconds, 0..1.
 
     Returns
     -------
@@ -82,9 +87,12 @@ def analyse_rhythm(log: np.ndarray, *, frame_rate: float) -> Rhythm:
     """
     if len(log) < MIN_SECONDS * frame_rate:
         return NO_RHYTHM
-    raw_flux = float(log[:, onsets.PERCUSSIVE].mean() + log[:, onsets.HARMONIC].mean())
+    raw_flux = float(np.percentile(log[:, onsets.PERCUSSIVE], 99))
     envelope = onsets.combined_envelope(log, frame_rate=frame_rate)
-    if raw_flux < MIN_FLUX_DB or float(envelope.max()) <= 0:
+    # Without sharp attacks the envelope leans on harmonic change, which noise (rain, hiss)
+    # fakes with its random chroma: a noise-like spectrum there has no pulse to report.
+    noise = noisiness >= MAX_LEGATO_FLATNESS and not onsets.has_sharp_attacks(log)
+    if raw_flux < MIN_FLUX_DB or noise or float(envelope.max()) <= 0:
         return NO_RHYTHM
     gram = tg.tempogram(envelope, frame_rate=frame_rate)
     path = tg.tempo_path(gram)

@@ -233,9 +233,9 @@ class StreamingAnalyzer:
         """Append the new frames' onset envelopes, level and chroma to the frame log."""
         levels = onsets.log_levels(feats)
         if self._prev_levels is None:
-            self._prev_levels = np.repeat(levels[:1], onsets.HARMONIC_LAG, axis=0)
+            self._prev_levels = np.repeat(levels[:1], onsets.HISTORY, axis=0)
         previous = self._prev_levels
-        self._prev_levels = np.concatenate((previous, levels))[-onsets.HARMONIC_LAG :]
+        self._prev_levels = np.concatenate((previous, levels))[-onsets.HISTORY :]
         end = self._frames_done + len(feats)
         while end > len(self._log):
             self._log = np.concatenate((self._log, np.zeros_like(self._log)))

@@ -18,6 +18,9 @@ EMBED_SECONDS = 4
 NEIGHBOUR_FRACTION = 0.04
 #: Gaussian smoothing of the lag rows along time (standard deviation, seconds).
 SMOOTH_SECONDS = 3.0
+#: Longest track analysed row by row; longer ones are averaged over blocks of seconds first,
+#: so the (n, n) matrices stay near 1.4 MB each (float32) however long the track.
+MAX_ROWS = 600
 
 
 def _gaussian_smooth_rows(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -26,7 +29,7 @@ def _gaussian_smooth_rows(x: np.ndarray, sigma: float) -> np.ndarray:
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps /= taps.sum()
     padded = np.pad(x, ((radius, radius), (0, 0)), mode="reflect")
-    out = np.zeros_like(x, dtype=np.float64)
+    out = np.zeros_like(x, dtype=np.float32)
     for k, tap in enumerate(taps):
         out += tap * padded[k : k + len(x)]
     return out
@@ -46,13 +49,25 @@ def repetition_novelty(features: np.ndarray) -> np.ndarray:
         >= 0, high at the start of a row where the repetition structure changes; zeros for
         fewer than ``4 * EMBED_SECONDS`` rows.
     """
+    total = len(features)
+    if total < 4 * EMBED_SECONDS:
+        return np.zeros(total)
+    block = -(-total // MAX_ROWS)
+    if block > 1:
+        padded_rows = np.pad(features, ((0, -total % block), (0, 0)), mode="edge")
+        coarse = padded_rows.reshape(-1, block, features.shape[1]).mean(axis=1)
+        return np.repeat(_novelty(coarse, block), block)[:total]
+    return _novelty(features, 1)
+
+
+def _novelty(features: np.ndarray, block: int) -> np.ndarray:
+    """:func:`repetition_novelty` of rows ``block`` seconds apart (times in seconds)."""
     n = len(features)
-    if n < 4 * EMBED_SECONDS:
-        return np.zeros(n)
+    embed = max(2, round(EMBED_SECONDS / block))
     # Embedding centred on each row (edge rows repeated), so a change shows at its own time.
-    before = (EMBED_SECONDS - 1) // 2
-    padded = np.pad(features, ((before, EMBED_SECONDS - 1 - before), (0, 0)), mode="edge")
-    embedded = np.hstack([padded[k : k + n] for k in range(EMBED_SECONDS)])
+    before = (embed - 1) // 2
+    padded = np.pad(features, ((before, embed - 1 - before), (0, 0)), mode="edge")
+    embedded = np.hstack([padded[k : k + n] for k in range(embed)]).astype(np.float32)
     squared = np.sum(embedded**2, axis=1)
     distance = squared[:, None] + squared[None, :] - 2.0 * embedded @ embedded.T
     np.fill_diagonal(distance, np.inf)
@@ -60,11 +75,13 @@ def repetition_novelty(features: np.ndarray) -> np.ndarray:
     nearest = np.argpartition(distance, k, axis=1)[:, :k]
     neighbours = np.zeros((n, n), dtype=bool)
     neighbours[np.arange(n)[:, None], nearest] = True
-    recurrence = (neighbours & neighbours.T).astype(np.float64)
+    neighbours &= neighbours.T
+    del distance
     # Time-lag form: row i, column lag holds recurrence(i, i + lag mod n).
-    columns = (np.arange(n)[:, None] + np.arange(n)[None, :]) % n
-    lag = recurrence[np.arange(n)[:, None], columns]
-    smooth = _gaussian_smooth_rows(lag, SMOOTH_SECONDS)
+    lag = np.empty((n, n), dtype=np.float32)
+    for i in range(n):
+        lag[i] = np.roll(neighbours[i], -i)
+    smooth = _gaussian_smooth_rows(lag, SMOOTH_SECONDS / block)
     change = np.zeros(n)
     change[1:] = np.sum(np.diff(smooth, axis=0) ** 2, axis=1)
     return change

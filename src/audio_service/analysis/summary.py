@@ -130,16 +130,18 @@ def summarize(analyzer: Finished) -> Analysis:
     duration = analyzer.samples / analyzer.samplerate
     audible = [s for s in seconds if not s.silent]
 
-    rhythm = NO_RHYTHM
-    if sum(s.end - s.start for s in audible) >= MIN_GLOBAL_TEMPO_SECONDS:
-        rhythm = analyse_rhythm(analyzer.frame_log, frame_rate=analyzer.frame_rate)
-    fine, _, tuning = analyzer.key_chroma
-    key = estimate_key(keychroma.fold(fine.sum(axis=0), tuning)) if audible and len(fine) else None
     noisiness = (
         float(np.mean([ft.flatness(10 ** (s.mel_db / 10), s.mel_db) for s in audible]))
         if audible
         else 1.0
     )
+    rhythm = NO_RHYTHM
+    if sum(s.end - s.start for s in audible) >= MIN_GLOBAL_TEMPO_SECONDS:
+        rhythm = analyse_rhythm(
+            analyzer.frame_log, frame_rate=analyzer.frame_rate, noisiness=noisiness
+        )
+    fine, _, tuning = analyzer.key_chroma
+    key = estimate_key(keychroma.fold(fine.sum(axis=0), tuning)) if audible and len(fine) else None
     likelihood = music_likelihood(rhythm.confidence, key.clarity if key else 0.0, noisiness)
     if key is not None and likelihood < NO_KEY_LIKELIHOOD:
         key = None

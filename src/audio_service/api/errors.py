@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from audio_service.api.uploads import BodyLeftUnread
-from audio_service.errors import RateLimited, ServiceError
+from audio_service.errors import QueueFull, RateLimited, ServiceError
 from audio_service.protocol import ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,9 @@ HTTP_STATUS = {
     ErrorCode.UNSUPPORTED_MEDIA: 415,
     ErrorCode.DECODE_ERROR: 415,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TOO_MANY_JOBS: 429,
     ErrorCode.BACKEND_UNAVAILABLE: 503,
+    ErrorCode.QUEUE_FULL: 503,
     ErrorCode.TIMEOUT: 504,
 }
 
@@ -52,7 +54,7 @@ def error_response(status: int, message: str, code: ErrorCode) -> JSONResponse:
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     response = error_response(HTTP_STATUS.get(exc.code, 500), exc.message, exc.code)
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | QueueFull):
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     if isinstance(exc, RateLimited | BodyLeftUnread):
         # The body was not read to its end. Otherwise the server would keep reading (and

@@ -7,7 +7,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from audio_service.api.errors import error_response
 from audio_service.origins import OriginPolicy
 from audio_service.protocol import ErrorCode
-from audio_service.web import page
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -16,7 +15,7 @@ _SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-site"),
 ]
 #: The API serves JSON only: a browser that renders a response anyway may run nothing.
-#: The page at ``/`` has its own policy: its own files only (``web/page.py``).
+#: The page at ``/`` and its files set their own policy: their own files only (``web/page.py``).
 #: The interactive docs load Swagger UI's scripts and keep the browser's defaults.
 _CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _DOCS_PATHS = ("/docs", "/redoc")
@@ -51,13 +50,26 @@ class OriginGuard:
 
 def _headers_for(path: str) -> list[tuple[bytes, bytes]]:
     headers = list(_SECURITY_HEADERS)
-    if path == "/" or path.startswith("/static/"):
-        headers.append((b"content-security-policy", page.content_security_policy().encode()))
-    elif not path.startswith(_DOCS_PATHS):
+    if not path.startswith(_DOCS_PATHS):
         headers.append(_CSP)
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/socket.io")):
         headers.append(_NO_STORE)
     return headers
+
+
+def with_security_headers(send: Send, path: str) -> Send:
+    """``send``, adding the security headers of ``path`` to the response's start."""
+    extra = _headers_for(path)
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            # The page's responses bring their own policy (web/page.py).
+            own = any(name.lower() == _CSP[0] for name, _ in headers)
+            message["headers"] = headers + [h for h in extra if not (own and h is _CSP)]
+        await send(message)
+
+    return send_with_headers
 
 
 class SecurityHeaders:
@@ -68,11 +80,4 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _headers_for(scope["path"])
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, with_security_headers(send, scope["path"]))

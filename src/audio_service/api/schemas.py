@@ -51,6 +51,8 @@ class JobResponse(BaseModel):
     message: str
     #: Seconds of audio, once the analysis has opened the file (else null).
     duration: float | None
+    #: The epoch of the job's event log (as in ``subscribed``): seqs count within it.
+    epoch: str
     #: The job replayed the stored analysis of the same song (ANALYSIS_CACHE).
     cached: bool
     video_id: str | None
@@ -70,6 +72,7 @@ class JobResponse(BaseModel):
             progress=job.progress,
             message=job.message,
             duration=job.duration,
+            epoch=job.epoch,
             cached=job.cached,
             video_id=job.video_id,
             source_kind=job.source_kind.value,

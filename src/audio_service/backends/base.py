@@ -11,7 +11,7 @@ import contextlib
 import os
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,21 @@ class JobStore(ABC):
         finished: a worker's late progress must not reopen a cancelled job.
         """
 
+    @abstractmethod
+    async def admit(self, client: str, limit: int) -> bool:
+        """Count one more active job for ``client``, unless it already has ``limit``."""
+
+    @abstractmethod
+    async def release(self, client: str) -> None:
+        """One of ``client``'s jobs ended (called once per admitted job)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogHead:
+    #: Set (at random) when the log is created; a log created again gets a new one.
+    epoch: str
+    last_seq: int
+
 
 class EventLog(ABC):
     """Per-job, append-only, numbered event log: the source of truth for delivery."""
@@ -50,6 +65,8 @@ class EventLog(ABC):
         that is how a cancelled job's runner learns to stop, race-free. ``fence`` is the
         writer's :attr:`Claim.fence` (0: a writer without a claim, such as the API); a
         writer whose claim was superseded by a newer one is refused the same way.
+
+        The append that creates a log gives it a new epoch, kept in the job's record.
         """
 
     async def append_many(self, job_id: str, events: list[tuple[str, str]]) -> int | None:
@@ -72,6 +89,14 @@ class EventLog(ABC):
     @abstractmethod
     async def last_seq(self, job_id: str) -> int:
         """The latest seq of the job (0 if it has no events)."""
+
+    @abstractmethod
+    async def heads(self, job_ids: Collection[str]) -> dict[str, LogHead]:
+        """The epoch and latest seq of each job's log; jobs that are gone are left out.
+
+        A node compares them with what it has delivered: a job gone, a new epoch, or a
+        latest seq below its position means the log was lost or rewound.
+        """
 
     @abstractmethod
     async def tail(self, positions: Mapping[str, int], timeout: float) -> dict[str, list[Event]]:
@@ -101,6 +126,10 @@ class Claim:
 class JobQueue(ABC):
     @abstractmethod
     async def enqueue(self, job_id: str) -> None: ...
+
+    @abstractmethod
+    async def depth(self) -> int:
+        """Jobs queued or being run (the bound MAX_QUEUED_JOBS applies to this)."""
 
     @abstractmethod
     async def claim(self, consumer: str, timeout: float) -> Claim | None:
@@ -159,6 +188,12 @@ class Backend(ABC):
     @abstractmethod
     async def ping(self) -> bool:
         """True when the back-end answers."""
+
+    async def hit_rate_limit(self, client: str, per_minute: int) -> float | None:
+        """Count one job creation of ``client`` in a window shared by every node: 0 if
+        allowed, else the seconds until it would be. ``None``: this back-end has no shared
+        window (one process), and the API counts in its own memory."""
+        return None
 
     @abstractmethod
     async def retire(self, job_id: str, retention_seconds: float) -> None:

@@ -5,7 +5,11 @@
 | ``{p}:job:{job_id}`` | hash: the job record, one JSON value per field | active TTL, refreshed by each event; retention once finished |
 | ``{p}:log:{job_id}`` | stream: the event log, entry id ``0-<seq>`` | as the job record |
 | ``{p}:queue`` | stream + consumer group :data:`QUEUE_GROUP`: jobs to run | active TTL, refreshed by each enqueue |
-| ``{p}:upload:{ref}`` | list of 1 MiB pieces of an uploaded file | active TTL; deleted when the job ends |
+| ``{p}:upload:{ref}`` | list of 1 MiB pieces of an uploaded file | upload TTL; deleted when the job ends |
+| ``{p}:uploads`` | hash: size and expiry of each upload waiting in Redis (the byte budget) | upload TTL |
+| ``{p}:finished`` | sorted set: finished jobs by finish time (at most MAX_RETAINED_JOBS) | retention |
+| ``{p}:rate:{client}`` | sorted set: a client's job creations in the last minute | 60 s |
+| ``{p}:active:{client}`` | counter: a client's queued and running jobs | active TTL, refreshed by each job |
 | ``{p}:wake:{instance}`` | stream of one entry: wakes one process's tail | :data:`WAKE_TTL_SECONDS` |
 | ``{p}:cache:{key}`` | string: the job id whose log holds the analysis of ``key`` | the job's retention |
 """  # noqa: E501 - a table reads better unwrapped
@@ -34,6 +38,20 @@ class Keys:
 
     def upload(self, ref: str) -> str:
         return f"{self.prefix}:upload:{ref}"
+
+    @property
+    def upload_budget(self) -> str:
+        return f"{self.prefix}:uploads"
+
+    @property
+    def finished(self) -> str:
+        return f"{self.prefix}:finished"
+
+    def rate(self, client: str) -> str:
+        return f"{self.prefix}:rate:{client}"
+
+    def active(self, client: str) -> str:
+        return f"{self.prefix}:active:{client}"
 
     def cache(self, key: str) -> str:
         return f"{self.prefix}:cache:{key}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,16 +20,18 @@ from audio_service.backends.base import (
     EventLog,
     JobQueue,
     JobStore,
+    LogHead,
     UploadStore,
     remove_path,
 )
 from audio_service.backends.cache import MemoryCacheIndex
-from audio_service.models import JobRecord, JobStatus
+from audio_service.models import JobRecord, JobStatus, new_epoch
 from audio_service.protocol import Event
 
 
 @dataclass
 class _Log:
+    epoch: str = field(default_factory=new_epoch)
     events: list[Event] = field(default_factory=list)
     closed: bool = False
 
@@ -37,6 +39,20 @@ class _Log:
 class MemoryJobStore(JobStore):
     def __init__(self) -> None:
         self.records: dict[str, JobRecord] = {}
+        self._active: dict[str, int] = {}
+
+    async def admit(self, client: str, limit: int) -> bool:
+        if self._active.get(client, 0) >= limit:
+            return False
+        self._active[client] = self._active.get(client, 0) + 1
+        return True
+
+    async def release(self, client: str) -> None:
+        left = self._active.get(client, 0) - 1
+        if left > 0:
+            self._active[client] = left
+        else:
+            self._active.pop(client, None)
 
     async def create(self, job: JobRecord) -> None:
         self.records[job.job_id] = replace(job)
@@ -74,7 +90,12 @@ class MemoryEventLog(EventLog):
             record = self._records.get(job_id)
             if record is None or record.attempts != fence:
                 return None  # the claim was superseded: see EventLog.append
-        log = self.logs.setdefault(job_id, _Log())
+        log = self.logs.get(job_id)
+        if log is None:
+            log = self.logs[job_id] = _Log()
+            record = self._records.get(job_id)
+            if record is not None:
+                record.epoch = log.epoch
         if log.closed:
             return None
         seq = len(log.events) + 1
@@ -95,6 +116,14 @@ class MemoryEventLog(EventLog):
     async def last_seq(self, job_id: str) -> int:
         log = self.logs.get(job_id)
         return len(log.events) if log is not None else 0
+
+    async def heads(self, job_ids: Collection[str]) -> dict[str, LogHead]:
+        found = {}
+        for job_id in job_ids:
+            log = self.logs.get(job_id)
+            if log is not None and job_id in self._records:
+                found[job_id] = LogHead(log.epoch, len(log.events))
+        return found
 
     async def tail(self, positions: Mapping[str, int], timeout: float) -> dict[str, list[Event]]:
         if not self._dirty:
@@ -129,6 +158,10 @@ class MemoryJobQueue(JobQueue):
     def __init__(self, records: dict[str, JobRecord]) -> None:
         self._records = records
         self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._claimed = 0
+
+    async def depth(self) -> int:
+        return self._queue.qsize() + self._claimed
 
     async def enqueue(self, job_id: str) -> None:
         self._queue.put_nowait(job_id)
@@ -138,6 +171,7 @@ class MemoryJobQueue(JobQueue):
             job_id = await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
             return None
+        self._claimed += 1
         # In one process a worker cannot die without the queue dying too: no retries. A job
         # queued twice is claimed twice, though, and the later claim fences out the first.
         record = self._records.get(job_id)
@@ -151,7 +185,7 @@ class MemoryJobQueue(JobQueue):
         return record is not None and record.attempts == claim.fence
 
     async def done(self, claim: Claim) -> None:
-        return None
+        self._claimed -= 1
 
 
 class LocalUploadStore(UploadStore):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -26,6 +27,7 @@ from audio_service.backends.redis_client import COMMAND_SECONDS, connect, unavai
 from audio_service.backends.redis_log import RedisEventLog
 from audio_service.backends.redis_queue import RedisJobQueue
 from audio_service.config import Settings
+from audio_service.errors import QueueFull
 from audio_service.models import JobRecord
 
 #: Uploads travel through Redis in pieces this large: big enough for few round trips,
@@ -41,6 +43,16 @@ class RedisJobStore(JobStore):
         self._keys = keys
         self._ttl_ms = ttl_ms
         self._update = redis.register_script(lua.UPDATE)
+        self._admit = redis.register_script(lua.ADMIT)
+        self._release = redis.register_script(lua.RELEASE)
+
+    @unavailable_as_503()
+    async def admit(self, client: str, limit: int) -> bool:
+        return bool(await self._admit([self._keys.active(client)], [limit, self._ttl_ms]))
+
+    @unavailable_as_503()
+    async def release(self, client: str) -> None:
+        await self._release([self._keys.active(client)], [])
 
     @unavailable_as_503()
     async def create(self, job: JobRecord) -> None:
@@ -67,18 +79,32 @@ class RedisJobStore(JobStore):
 
 
 class RedisUploadStore(UploadStore):
-    """Uploads kept in Redis, so that any worker can analyse a file sent to any API node."""
+    """Uploads kept in Redis, so that any worker can analyse a file sent to any API node.
 
-    def __init__(self, redis: Redis, keys: Keys, *, ttl_ms: int) -> None:
+    Only while their job waits: they expire after ``ttl_ms`` (UPLOAD_TTL_SECONDS), and
+    all waiting uploads together stay within ``max_bytes`` (MAX_STORED_UPLOADS_MB): past
+    it a new upload is refused (503 QUEUE_FULL) rather than pushed into Redis's memory.
+    """
+
+    def __init__(self, redis: Redis, keys: Keys, *, ttl_ms: int, max_bytes: int) -> None:
         self._redis = redis
         self._keys = keys
         self._ttl_ms = ttl_ms
+        self._max_bytes = max_bytes
+        self._reserve = redis.register_script(lua.RESERVE_UPLOAD)
+
+    @unavailable_as_503()
+    async def _fits(self, ref: str, size: int) -> bool:
+        args: list[EncodableT] = [ref, size, self._max_bytes, self._ttl_ms]
+        return bool(await self._reserve([self._keys.upload_budget], args))
 
     # Uploads take as long as their size needs: each piece gets the deadline, not the file.
     @unavailable_as_503(None)
     async def stash(self, job_id: str, path: Path) -> str:
         key = self._keys.upload(job_id)
         try:
+            if not await self._fits(job_id, path.stat().st_size):
+                raise QueueFull("uploads waiting for analysis fill the store; retry later")
             with open(path, "rb") as source:
                 async with asyncio.timeout(COMMAND_SECONDS):
                     await self._redis.delete(key)
@@ -117,7 +143,10 @@ class RedisUploadStore(UploadStore):
     async def discard(self, ref: str, local: Path | None = None) -> None:
         if local is not None:
             remove_path(local)
-        await self._redis.delete(self._keys.upload(ref))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._keys.upload(ref))
+            pipe.hdel(self._keys.upload_budget, ref)
+            await pipe.execute()
 
 
 class RedisBackend(Backend):
@@ -144,7 +173,15 @@ class RedisBackend(Backend):
             reclaim_after=settings.job_reclaim_seconds if reclaim_after is None else reclaim_after,
             ttl_ms=ttl_ms,
         )
-        self.uploads = RedisUploadStore(self.redis, keys, ttl_ms=ttl_ms)
+        self.uploads = RedisUploadStore(
+            self.redis,
+            keys,
+            ttl_ms=min(ttl_ms, round(settings.upload_ttl_seconds * 1000)),
+            max_bytes=round(settings.max_stored_uploads_mb * 1024 * 1024),
+        )
+        self._max_retained = settings.max_retained_jobs
+        self._retire = self.redis.register_script(lua.RETIRE)
+        self._rate_hit = self.redis.register_script(lua.RATE_HIT)
         self.cache = RedisCacheIndex(self.redis, keys)
 
     async def connect(self) -> None:
@@ -168,9 +205,13 @@ class RedisBackend(Backend):
             return False
 
     @unavailable_as_503()
+    async def hit_rate_limit(self, client: str, per_minute: int) -> float | None:
+        member = secrets.token_hex(8)
+        wait_ms = await self._rate_hit([self.keys.rate(client)], [per_minute, member])
+        return float(wait_ms) / 1000
+
+    @unavailable_as_503()
     async def retire(self, job_id: str, retention_seconds: float) -> None:
         retention_ms = max(1, round(retention_seconds * 1000))
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.pexpire(self.keys.job(job_id), retention_ms)
-            pipe.pexpire(self.keys.log(job_id), retention_ms)
-            await pipe.execute()
+        args: list[EncodableT] = [job_id, retention_ms, self._max_retained, self.keys.prefix]
+        await self._retire([self.keys.finished], args)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -20,9 +21,12 @@ from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from audio_service.errors import BackendUnavailable
+
+logger = logging.getLogger(__name__)
 
 #: Deadline of one ordinary call: two connect attempts (a dead Redis fails within 2.5 s),
 #: the command, and slack for a busy process.
@@ -118,8 +122,13 @@ def unavailable_as_503(
                 async with asyncio.timeout(deadline):
                     return await method(*args, **kwargs)
             except (RedisConnectionError, RedisTimeoutError, TimeoutError) as exc:
-                reason = str(exc) or f"no answer within {deadline}s"
-                raise BackendUnavailable(f"Redis is unreachable: {reason}") from exc
+                # The reason names Redis's host and port: for the log, never for clients.
+                logger.warning("Redis is unreachable: %s", exc or f"no answer in {deadline}s")
+                raise BackendUnavailable("the back-end is unavailable; retry shortly") from exc
+            except OutOfMemoryError as exc:
+                # maxmemory reached under noeviction: refuse new work rather than evict.
+                logger.warning("Redis is full: %s", exc)
+                raise BackendUnavailable("the service is at capacity; retry later") from exc
 
         return wrapper
 

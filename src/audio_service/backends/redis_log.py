@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from redis.asyncio import Redis
 
 from audio_service.backends import lua
-from audio_service.backends.base import EventLog
+from audio_service.backends.base import EventLog, LogHead
 from audio_service.backends.keys import WAKE_TTL_SECONDS, Keys
 from audio_service.backends.redis_client import (
     BLOCKING_SECONDS,
@@ -26,6 +27,7 @@ from audio_service.backends.redis_client import (
     streams,
     unavailable_as_503,
 )
+from audio_service.models import new_epoch
 from audio_service.protocol import Event
 
 #: Most entries one tail takes from one job's stream; the rest come on the next call.
@@ -69,7 +71,7 @@ class RedisEventLog(EventLog):
     ) -> int | None:
         token = f"{self._instance}.{next(self._tokens)}"
         keys = [self._keys.log(job_id), self._keys.job(job_id)]
-        args = [name, data, token, "1" if final else "0", self._ttl_ms, fence]
+        args = [name, data, token, "1" if final else "0", self._ttl_ms, fence, new_epoch()]
         seq = await self._append(keys, args)
         return None if seq is None else int(seq)
 
@@ -83,7 +85,9 @@ class RedisEventLog(EventLog):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for name, data in events[start : start + _APPEND_BATCH]:
                     token = f"{self._instance}.{next(self._tokens)}"
-                    args: list[str | int] = [name, data, token, "0", self._ttl_ms, 0]
+                    # No fence (the cache's replay runs under no claim); a fresh epoch in
+                    # case this append creates the log.
+                    args: list[str | int] = [name, data, token, "0", self._ttl_ms, 0, new_epoch()]
                     await self._append(keys, args, client=pipe)
                 replies = await pipe.execute()
             for reply in replies:
@@ -105,6 +109,23 @@ class RedisEventLog(EventLog):
     async def last_seq(self, job_id: str) -> int:
         last = entries(await self._redis.xrevrange(self._keys.log(job_id), count=1))
         return _seq(last[0][0]) if last else 0
+
+    @unavailable_as_503()
+    async def heads(self, job_ids: Collection[str]) -> dict[str, LogHead]:
+        ids = list(job_ids)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(self._keys.job(job_id), ["status", "epoch"])
+                pipe.xrevrange(self._keys.log(job_id), count=1)
+            replies = await pipe.execute()
+        found = {}
+        for job_id, (status, epoch), last in zip(ids, replies[::2], replies[1::2], strict=True):
+            if status is not None:  # the record exists
+                newest = entries(last)
+                found[job_id] = LogHead(
+                    json.loads(epoch) if epoch else "", _seq(newest[0][0]) if newest else 0
+                )
+        return found
 
     @unavailable_as_503(BLOCKING_SECONDS)
     async def tail(self, positions: Mapping[str, int], timeout: float) -> dict[str, list[Event]]:

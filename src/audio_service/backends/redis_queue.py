@@ -52,6 +52,11 @@ class RedisJobQueue(JobQueue):
             pipe.pexpire(self._key, self._ttl_ms)
             await pipe.execute()
 
+    @unavailable_as_503()
+    async def depth(self) -> int:
+        # Entries are deleted when their job is done: the stream holds queued and running.
+        return int(await self._redis.xlen(self._key))
+
     @unavailable_as_503(BLOCKING_SECONDS)
     async def claim(self, consumer: str, timeout: float) -> Claim | None:
         self._consumers.add(consumer)

@@ -13,6 +13,8 @@ limit leaves room for the analysis and still stops a runaway allocation (see
 
 from __future__ import annotations
 
+import logging
+import math
 import resource
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -56,6 +58,9 @@ class JobSpec:
     download_seconds: float
     #: What error messages call the audio: the user's file name, never the temp file.
     label: str = "the audio"
+    #: Once the audio's length is known the CPU limit shrinks to this many seconds per
+    #: second of audio, plus a fixed allowance (never above ``cpu_seconds``).
+    cpu_per_audio_second: float = 1.0
 
 
 def _lower(kind: int, limit: int) -> None:
@@ -75,6 +80,27 @@ def limit_resources(spec: JobSpec) -> None:
     _lower(resource.RLIMIT_FSIZE, spec.max_download_bytes + _FILE_MARGIN_BYTES)
     # A crash on a hostile file must not write a core dump of this size to disk.
     _lower(resource.RLIMIT_CORE, 0)
+
+
+#: CPU seconds a job may use beyond its per-second allowance (decoder start, imports).
+_CPU_BASE_SECONDS = 10.0
+
+
+def cpu_allowance(spec: JobSpec, duration: float, used: float) -> int:
+    """The CPU limit once the audio is known to last ``duration`` s and ``used`` s are spent.
+
+    A short file gets a short budget: a ten-second clip cannot take the minutes of CPU that
+    JOB_CPU_SECONDS grants ten minutes of music.
+    """
+    budget = used + _CPU_BASE_SECONDS + spec.cpu_per_audio_second * duration
+    return max(1, min(spec.cpu_seconds, math.ceil(budget)))
+
+
+def scale_cpu_limit(spec: JobSpec, duration: float) -> None:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    limit = cpu_allowance(spec, duration, usage.ru_utime + usage.ru_stime)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (limit, hard))
 
 
 class _Reporter:
@@ -116,8 +142,11 @@ def run_job(spec: JobSpec, conn: Connection) -> None:
         report.send(ErrorMessage(ErrorCode.DECODE_ERROR, "the file needs too much memory"))
     except (BrokenPipeError, EOFError):
         return  # the runner is gone: nobody to report to
-    except Exception as exc:
-        report.send(ErrorMessage(ErrorCode.INTERNAL_ERROR, f"analysis failed: {exc}"[:300]))
+    except Exception:
+        # The exception's text may name files and internals: the log has it, clients a
+        # generic message.
+        logging.getLogger(__name__).exception("job %s: the analysis failed", spec.job_id)
+        report.send(ErrorMessage(ErrorCode.INTERNAL_ERROR, "the analysis failed"))
     finally:
         conn.close()
 
@@ -154,6 +183,7 @@ def _analyse(spec: JobSpec, path: Path, report: _Reporter) -> None:
     def on_start(duration: float | None) -> None:
         if duration:
             known.append(duration)
+            scale_cpu_limit(spec, duration)
         report.progress_to(
             JobStatus.ANALYZING, start, "Analyzing audio", force=True, duration=duration
         )

@@ -193,6 +193,7 @@ class JobRunner:
                 max_download_bytes=self.settings.max_download_bytes,
                 allow_private_urls=self.settings.allow_private_urls,
                 cpu_seconds=self.settings.job_cpu_seconds,
+                cpu_per_audio_second=self.settings.job_cpu_seconds_per_audio_second,
                 memory_bytes=self.settings.job_memory_mb * 1024 * 1024,
                 download_seconds=self.settings.download_timeout_seconds,
                 label=_label(job),

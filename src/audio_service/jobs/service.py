@@ -14,7 +14,7 @@ from typing import Any
 
 from audio_service.backends.base import Backend, remove_path
 from audio_service.config import Settings
-from audio_service.errors import JobNotFound
+from audio_service.errors import JobNotFound, QueueFull, TooManyJobs
 from audio_service.jobs.cache_keys import upload_key, url_key
 from audio_service.metrics import Metrics
 from audio_service.models import JobRecord, JobStatus, SourceKind, new_job_id
@@ -40,9 +40,10 @@ class JobService:
         self.metrics = metrics
 
     async def create_upload_job(
-        self, path: Path, filename: str | None, sha256: str | None = None
+        self, path: Path, filename: str | None, sha256: str | None = None, client: str = ""
     ) -> JobRecord:
-        """A job for an uploaded file (``sha256``: of its bytes, the analysis cache's key)."""
+        """A job for an uploaded file (``sha256``: of its bytes, the analysis cache's key;
+        ``client``: who asked, whose active jobs are capped)."""
         job_id = new_job_id()
         key = upload_key(sha256) if sha256 and self.settings.analysis_cache else None
         if key is not None:
@@ -50,17 +51,27 @@ class JobService:
             if await self._replay_cached(job):
                 await asyncio.to_thread(remove_path, path)
                 return job
-        ref = await self.backend.uploads.stash(job_id, path)
+        try:
+            await self._admit(client)
+        except Exception:
+            await asyncio.to_thread(remove_path, path)
+            raise
+        try:
+            ref = await self.backend.uploads.stash(job_id, path)
+        except Exception:
+            await self._release(client)
+            raise
         job = JobRecord(
             job_id=job_id,
             source_kind=SourceKind.UPLOAD,
             source=ref,
             filename=filename,
             cache_key=key,
+            client=client,
         )
         return await self._submit(job)
 
-    async def create_url_job(self, url: str, video_id: str | None) -> JobRecord:
+    async def create_url_job(self, url: str, video_id: str | None, client: str = "") -> JobRecord:
         key = url_key(url) if self.settings.analysis_cache else None
         job = JobRecord(
             job_id=new_job_id(),
@@ -70,8 +81,28 @@ class JobService:
             cache_key=key,
         )
         if key is not None and await self._replay_cached(job):
-            return job
+            return job  # a replay runs nothing: it does not count against the caps
+        await self._admit(client)
+        job.client = client
         return await self._submit(job)
+
+    async def _admit(self, client: str) -> None:
+        """Refuse a job when the queue is full, or when its client has enough running."""
+        if await self.backend.queue.depth() >= self.settings.max_queued_jobs:
+            raise QueueFull("the service is busy; retry shortly")
+        limit = self.settings.max_active_jobs_per_client
+        if client and not await self.backend.jobs.admit(client, limit):
+            raise TooManyJobs(
+                f"you already have {limit} jobs queued or running; retry when one ends",
+                retry_after=10,
+            )
+
+    async def _release(self, client: str) -> None:
+        if client:
+            try:
+                await self.backend.jobs.release(client)
+            except Exception:
+                logger.exception("could not release a job of client %s", client)
 
     async def _replay_cached(self, job: JobRecord) -> bool:
         """Give ``job`` the events of the retained job that analysed the same song.
@@ -118,7 +149,11 @@ class JobService:
         return True
 
     async def _submit(self, job: JobRecord) -> JobRecord:
-        await self.backend.jobs.create(job)
+        try:
+            await self.backend.jobs.create(job)
+        except Exception:
+            await self._release(job.client)
+            raise
         if self.metrics is not None:
             self.metrics.jobs.labels("created").inc()
         await self.publish(job.job_id, ProgressMessage(job.status.value, 0, job.message))
@@ -171,7 +206,7 @@ class JobService:
             if self.metrics is not None:
                 self.metrics.jobs.labels(name if name == "complete" else _status_of(message)).inc()
             await self.backend.retire(job_id, self.settings.job_retention_seconds)
-            await self._discard_upload(job_id)
+            await self._ended(job_id)
         return seq
 
     async def fail(
@@ -208,8 +243,11 @@ class JobService:
         except Exception as exc:
             logger.warning("could not store job %s in the analysis cache: %s", job_id, exc)
 
-    async def _discard_upload(self, job_id: str) -> None:
+    async def _ended(self, job_id: str) -> None:
+        """The job's log closed (once): free its client's slot and its upload."""
         job = await self.backend.jobs.get(job_id)
+        if job is not None:
+            await self._release(job.client)
         # A job replayed from the cache never stashed its upload (its source is empty).
         if job is not None and job.source_kind is SourceKind.UPLOAD and job.source:
             try:

@@ -49,8 +49,12 @@ def wants_html(request: Request) -> bool:
     return "text/html" in accept and "application/json" not in accept
 
 
+def _csp() -> dict[str, str]:
+    return {"content-security-policy": content_security_policy()}
+
+
 def index_response() -> HTMLResponse:
-    return HTMLResponse(index_html())
+    return HTMLResponse(index_html(), headers=_csp())
 
 
 @router.get("/static/{name:path}")
@@ -58,4 +62,4 @@ async def static_file(name: str) -> FileResponse:
     media_type = FILES.get(name)
     if media_type is None:
         raise HTTPException(404, "no such file")
-    return FileResponse(STATIC / name, media_type=media_type)
+    return FileResponse(STATIC / name, media_type=media_type, headers=_csp())

@@ -19,67 +19,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 
 import socketio
 
 from audio_service.backends.base import EventLog
 from audio_service.metrics import Metrics
-from audio_service.protocol import Event, event_payload_json, socketio_event_text
+from audio_service.protocol import Event, event_payload_json, job_lost_text, socketio_event_text
 from audio_service.websocket import engineio_adapter as eio
+from audio_service.websocket.feeds import Feed, Positions, SlowConsumer, SocketState, Subscription
+from audio_service.websocket.watch import watch
 
 logger = logging.getLogger(__name__)
 
 _REPLAY_PAGE = 256
 _TAIL_TIMEOUT = 5.0
-
-
-@dataclass(eq=False)
-class _Socket:
-    """What the hub keeps per subscribed socket: its engine.io send queue, resolved once."""
-
-    outbox: eio.Outbox
-    #: The most packets seen waiting in this socket's queue.
-    backlog_high_water: int = 0
-
-
-@dataclass(eq=False)
-class Subscription:
-    sid: str
-    job_id: str
-    socket: _Socket
-    #: The last seq delivered to this subscriber.
-    cursor: int
-    replay: asyncio.Task[None] | None = None
-
-
-@dataclass(eq=False)
-class _Feed:
-    #: The last seq this node has dispatched for the job.
-    position: int
-    live: dict[str, Subscription] = field(default_factory=dict)
-    replaying: set[Subscription] = field(default_factory=set)
-
-
-class _Positions(Mapping[str, int]):
-    """A live view of every feed's position: the tail loop passes it without copying."""
-
-    def __init__(self, feeds: dict[str, _Feed]) -> None:
-        self._feeds = feeds
-
-    def __getitem__(self, job_id: str) -> int:
-        return self._feeds[job_id].position
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._feeds)
-
-    def __len__(self) -> int:
-        return len(self._feeds)
-
-
-class SlowConsumer(Exception):
-    """A socket's send queue passed its bound."""
+#: How often a node checks that the logs it follows still exist, in the same epoch and no
+#: shorter than what it delivered (a Redis that lost or rewound data).
+_CHECK_SECONDS = 5.0
 
 
 class Hub:
@@ -89,23 +45,30 @@ class Hub:
         events: EventLog,
         *,
         max_backlog: int,
+        max_backlog_bytes: int = 8 * 1024 * 1024,
+        stall_seconds: float = 30.0,
         metrics: Metrics | None = None,
     ) -> None:
+        """``max_backlog`` packets or ``max_backlog_bytes`` queued for one socket make it a
+        slow consumer; so does a queue its writer has not taken from for ``stall_seconds``
+        (a long-polling client that stopped polling, kept alive by pongs alone)."""
         self.sio = sio
         self.events = events
         self.max_backlog = max_backlog
+        self.max_backlog_bytes = max_backlog_bytes
+        self.stall_seconds = stall_seconds
         # Replay queues this many packets before it lets the socket's writer run: enough to
         # send a page in one go, never near the slow-consumer bound.
         self._replay_burst = max(1, min(_REPLAY_PAGE, max_backlog // 2))
         self.metrics = metrics or Metrics()
-        self.feeds: dict[str, _Feed] = {}
+        self.feeds: dict[str, Feed] = {}
         #: sid -> job_id -> subscription
         self.sockets: dict[str, dict[str, Subscription]] = {}
         #: sid -> per-socket state, from the socket's first subscribe until it disconnects
-        self._conns: dict[str, _Socket] = {}
-        self._positions = _Positions(self.feeds)
+        self._conns: dict[str, SocketState] = {}
+        self._positions = Positions(self.feeds)
         self._have_feeds = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         m = self.metrics
         m.track(m.feeds, lambda: len(self.feeds))
         m.track(m.subscriptions, lambda: sum(len(s) for s in self.sockets.values()))
@@ -119,13 +82,18 @@ class Hub:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._tail_loop(), name="hub-tail")
+        self._tasks = [
+            asyncio.create_task(self._tail_loop(), name="hub-tail"),
+            asyncio.create_task(watch(self, _CHECK_SECONDS), name="hub-watch"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks = []
         for sid in list(self.sockets):
             self.drop_socket(sid)
 
@@ -134,23 +102,35 @@ class Hub:
     def subscription_count(self, sid: str) -> int:
         return len(self.sockets.get(sid, ()))
 
-    async def subscribe(self, sid: str, job_id: str, after: int, head: int) -> None:
+    async def subscribe(
+        self, sid: str, job_id: str, after: int, head: int, epoch: str = ""
+    ) -> None:
         """Start delivering ``job_id``'s events after seq ``after`` to ``sid``.
 
-        ``head`` is the job's latest seq as read by the caller; the feed starts there if this
-        is the node's first subscriber of the job.
+        ``head`` and ``epoch`` are the job's latest seq and its log's epoch as read by the
+        caller; the feed starts there if this is the node's first subscriber of the job.
         """
         outbox = eio.outbox(self.sio, sid)
         if outbox is None:
             return  # disconnected (or disconnecting) while the caller awaited
+        held = self.sockets.get(sid, {}).get(job_id)
+        if held is not None and held.socket.outbox.same_socket(outbox):
+            # Already followed on this very connection: everything after the cursor is
+            # coming, and what came before was sent here already. A second replay would
+            # only queue the log again (the attack of re-subscribing in a loop).
+            held.cursor = max(held.cursor, after)
+            return
         self.unsubscribe(sid, job_id)
         conn = self._conns.get(sid)
         if conn is None:
-            conn = self._conns[sid] = _Socket(outbox)
+            conn = self._conns[sid] = SocketState(outbox)
         feed = self.feeds.get(job_id)
+        if feed is not None and feed.epoch != epoch:
+            self.lose(job_id, feed)  # the log was created again since this feed began
+            feed = None
         new_feed = feed is None
         if feed is None:
-            feed = self.feeds[job_id] = _Feed(position=head)
+            feed = self.feeds[job_id] = Feed(position=head, epoch=epoch)
             self._have_feeds.set()
         sub = Subscription(sid=sid, job_id=job_id, socket=conn, cursor=after)
         self.sockets.setdefault(sid, {})[job_id] = sub
@@ -184,7 +164,7 @@ class Hub:
         if conn is not None:
             self.metrics.backlog_high_water.observe(conn.backlog_high_water)
 
-    def _maybe_drop_feed(self, job_id: str, feed: _Feed) -> None:
+    def _maybe_drop_feed(self, job_id: str, feed: Feed) -> None:
         if not feed.live and not feed.replaying:
             del self.feeds[job_id]
             if not self.feeds:
@@ -192,7 +172,7 @@ class Hub:
 
     # -- delivery --------------------------------------------------------------------------
 
-    async def _replay(self, sub: Subscription, feed: _Feed) -> None:
+    async def _replay(self, sub: Subscription, feed: Feed) -> None:
         try:
             while True:
                 batch = await self.events.read(sub.job_id, after=sub.cursor, limit=_REPLAY_PAGE)
@@ -203,7 +183,11 @@ class Hub:
                     if event.terminal:
                         self._finish(sub)
                         return
-                    if sub.socket.outbox.backlog() >= self._replay_burst:
+                    outbox = sub.socket.outbox
+                    if (
+                        outbox.backlog() >= self._replay_burst
+                        or outbox.backlog_bytes() >= self.max_backlog_bytes // 2
+                    ):
                         # Let the writer send what is queued; a socket that does not drain
                         # reaches the backlog bound and is dropped as a slow consumer.
                         await asyncio.sleep(0)
@@ -243,6 +227,26 @@ class Hub:
             seen = time.time()
             for job_id, events in found.items():
                 self._dispatch(job_id, events, seen)
+
+    def stalled(self, seconds: float) -> list[str]:
+        """Subscribed sockets whose writer took nothing for ``seconds`` while packets wait."""
+        return [sid for sid, conn in self._conns.items() if conn.outbox.stalled_for() > seconds]
+
+    def lose(self, job_id: str, feed: Feed) -> None:
+        """End every subscriber of ``feed`` with a terminal JOB_LOST, and drop the feed."""
+        logger.warning("job %s: its log was lost or rewound; telling its subscribers", job_id)
+        self.metrics.jobs_lost.inc()
+        for sub in [*feed.live.values(), *feed.replaying]:
+            packet = eio.message_packet(job_lost_text(job_id, sub.cursor + 1))
+            try:
+                self._queue(sub, packet)
+            except SlowConsumer:
+                self._disconnect_slow(sub.sid)
+            self.unsubscribe(sub.sid, job_id)
+        if self.feeds.get(job_id) is feed:
+            del self.feeds[job_id]
+            if not self.feeds:
+                self._have_feeds.clear()
 
     def _dispatch(self, job_id: str, events: list[Event], seen: float) -> None:
         """Queue ``events`` on the job's live subscribers; ``seen`` is when the tail read them."""
@@ -297,15 +301,32 @@ class Hub:
         depth = outbox.backlog()
         if depth >= self.max_backlog:
             raise SlowConsumer(sub.sid)
+        # One event larger than the bound still goes to a socket with nothing queued.
+        queued = outbox.backlog_bytes()
+        if queued and queued + eio.packet_size(pkt) > self.max_backlog_bytes:
+            raise SlowConsumer(sub.sid)
         outbox.put(pkt)
         if depth >= conn.backlog_high_water:
             conn.backlog_high_water = depth + 1
         return True
 
     def _disconnect_slow(self, sid: str) -> None:
-        logger.warning("socket %s exceeded %d queued packets: disconnecting", sid, self.max_backlog)
+        logger.warning(
+            "socket %s exceeded %d queued packets or %d bytes: disconnecting",
+            sid,
+            self.max_backlog,
+            self.max_backlog_bytes,
+        )
         self.metrics.slow_consumers.inc()
-        self._disconnect(sid)
+        self.cut_off(sid)
+
+    def cut_off(self, sid: str) -> None:
+        """Disconnect a slow consumer, dropping what is queued for it first."""
+        conn = self._conns.get(sid)
+        if conn is not None:
+            conn.outbox.discard()
+        self.drop_socket(sid)
+        asyncio.get_running_loop().create_task(eio.close_session(self.sio, sid))
 
     def _disconnect(self, sid: str) -> None:
         self.drop_socket(sid)

@@ -95,15 +95,19 @@ class LeanQueue(Generic[T]):
         while self._getters and self._items:
             getter = self._getters.pop(0)
             if not getter.done():  # a getter that timed out is skipped
-                getter.set_result(self._items.pop(0))
+                getter.set_result(self._pop())
 
     async def put(self, item: T) -> None:
         self.put_nowait(item)
 
+    def _pop(self) -> T:
+        """Every item leaves through here (a subclass may count what leaves)."""
+        return self._items.pop(0)
+
     def get_nowait(self) -> T:
         if not self._items:
             raise asyncio.QueueEmpty
-        return self._items.pop(0)
+        return self._pop()
 
     def get(self) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
@@ -111,7 +115,7 @@ class LeanQueue(Generic[T]):
         # Getters that timed out are dropped; those still waiting are served first.
         self._getters = [getter for getter in self._getters if not getter.done()]
         if self._items and not self._getters:
-            future.set_result(self._items.pop(0))
+            future.set_result(self._pop())
             return future
         self._getters.append(future)
         if self._items and not self._serving:

@@ -43,7 +43,7 @@ MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 
 
 def create_sio(settings: Settings) -> socketio.AsyncServer:
-    return eio.AsyncServer(
+    sio = eio.AsyncServer(
         async_mode="asgi",
         # The same allow-list as the REST API; engine.io checks it on polling and websocket.
         cors_allowed_origins=OriginPolicy(
@@ -59,6 +59,8 @@ def create_sio(settings: Settings) -> socketio.AsyncServer:
         # Small JSON events: compression costs more CPU than it saves (see BENCHMARKS.md).
         http_compression=False,
     )
+    sio.eio.max_sessions = settings.max_connections
+    return sio
 
 
 class _TokenBucket:
@@ -101,6 +103,9 @@ class SocketHandlers:
         sio.on("subscribe", self.subscribe)
         sio.on("unsubscribe", self.unsubscribe)
         sio.on("*", self.unknown)
+        if isinstance(sio, eio.AsyncServer):
+            # A frame that cannot be decoded costs a token like any event.
+            sio.on_bad_frame = lambda sid: sid is None or self._rate_ok(sid)
 
     # python-socketio dispatches a client's *event* named "connect" or "disconnect" to these
     # same handlers. Unanswered, that would reset the socket's token bucket or forget it
@@ -181,14 +186,24 @@ class SocketHandlers:
         if not isinstance(found, tuple):
             return found
         job, head = found
+        after = request.last_seq or 0
+        if (request.epoch is not None and request.epoch != job.epoch) or after > head:
+            # The client holds seqs of a log that is no longer there (lost and created
+            # again, or rewound): replaying this one would hand it reused seqs.
+            return await self._refuse(
+                sid,
+                ErrorCode.JOB_LOST,
+                "the job's events were lost since you received them; submit it again",
+                job.job_id,
+            )
         status = job.status.value
         await self.sio.emit(
             MessageType.SUBSCRIBED.value,
-            subscribed_payload(job.job_id, status, job.progress, head, job.duration),
+            subscribed_payload(job.job_id, status, job.progress, head, job.duration, job.epoch),
             to=sid,
         )
-        await self.hub.subscribe(sid, job.job_id, after=request.last_seq or 0, head=head)
-        return ok_ack(job.job_id, status, head)
+        await self.hub.subscribe(sid, job.job_id, after=after, head=head, epoch=job.epoch)
+        return ok_ack(job.job_id, status, head, job.epoch)
 
     async def unsubscribe(self, sid: str, data: Any = None, *_: Any) -> Ack:
         request = await self._request(sid, data)
@@ -199,7 +214,7 @@ class SocketHandlers:
         if not isinstance(found, tuple):
             return found
         job, head = found
-        return ok_ack(job.job_id, job.status.value, head)
+        return ok_ack(job.job_id, job.status.value, head, job.epoch)
 
     async def unknown(self, event: str, sid: str, *_: Any) -> ErrorAck:
         if not self._rate_ok(sid):

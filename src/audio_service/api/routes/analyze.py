@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from audio_service import netguard
 from audio_service.api.deps import JobsDep, SettingsDep
-from audio_service.api.ratelimit import client_address
+from audio_service.api.ratelimit import client_address, rate_key
 from audio_service.api.schemas import ERROR_RESPONSES, AnalyzeRequest, AnalyzeResponse
 from audio_service.api.uploads import receive_upload
 from audio_service.config import Settings
@@ -51,8 +51,10 @@ _BODY_SCHEMA = {
 )
 async def analyze(request: Request, jobs: JobsDep, settings: SettingsDep) -> AnalyzeResponse:
     """Start analysing an uploaded file or a media URL; results stream over Socket.IO."""
+    address = client_address(request, settings)
+    client = rate_key(address)  # an IPv6 client counts per /64, for active jobs too
     try:
-        request.app.state.rate_limiter.check(client_address(request, settings))
+        await _limit_rate(request, settings, address, client)
     except RateLimited:
         request.app.state.service.metrics.rate_limited.labels("http").inc()
         raise
@@ -62,11 +64,11 @@ async def analyze(request: Request, jobs: JobsDep, settings: SettingsDep) -> Ana
         path, filename, sha256 = await receive_upload(
             request, upload_dir, settings.max_upload_bytes
         )
-        job = await jobs.create_upload_job(path, filename, sha256)
+        job = await jobs.create_upload_job(path, filename, sha256, client)
     elif content_type == "application/json":
         body = await _read_json(request)
         await check_url(body.media_url, settings)
-        job = await jobs.create_url_job(body.media_url, body.video_id)
+        job = await jobs.create_url_job(body.media_url, body.video_id, client)
     else:
         raise UnsupportedMedia("send application/json {url} or multipart/form-data with 'file'")
     return AnalyzeResponse(
@@ -77,6 +79,18 @@ async def analyze(request: Request, jobs: JobsDep, settings: SettingsDep) -> Ana
     )
 
 
+async def _limit_rate(request: Request, settings: Settings, address: str, client: str) -> None:
+    """RATE_LIMIT_PER_MINUTE, counted in Redis for every node in cluster mode, else here."""
+    per_minute = settings.rate_limit_per_minute
+    if per_minute <= 0:
+        return
+    wait = await request.app.state.backend.hit_rate_limit(client, per_minute)
+    if wait is None:
+        request.app.state.rate_limiter.check(address)
+    elif wait > 0:
+        raise RateLimited("too many jobs from this address", retry_after=wait)
+
+
 async def _read_json(request: Request) -> AnalyzeRequest:
     raw = b""
     async for chunk in request.stream():
@@ -85,6 +99,9 @@ async def _read_json(request: Request) -> AnalyzeRequest:
             raise InvalidRequest("JSON body is too large")
     try:
         return AnalyzeRequest.model_validate(json.loads(raw))
+    except RecursionError as exc:
+        # json.loads recurses per nesting level: 100,000 "[" were an unhandled 500.
+        raise InvalidRequest("body is nested too deeply") from exc
     except (ValueError, ValidationError) as exc:
         if isinstance(exc, ValidationError):
             first = exc.errors()[0]
