@@ -64,11 +64,10 @@ END = "<!-- bench_cluster:end -->"
 
 async def publish_jobs(service: Any, job_ids: list[str], chunks: int, rate: float) -> None:
     """Every job publishes ``chunks`` chunks (``rate`` per second, 0: flat out), then ends."""
-    from audio_service.protocol import ChunkMessage, CompleteMessage, ProgressMessage
+    from audio_service.protocol import ChunkMessage, CompleteMessage
 
     async def one(job_id: str, seed: int) -> None:
         rng = random.Random(seed)
-        await service.publish(job_id, ProgressMessage("analyzing", 5, "Analyzing audio"))
         started = time.monotonic()
         for index in range(chunks):
             if rate:
@@ -80,11 +79,16 @@ async def publish_jobs(service: Any, job_ids: list[str], chunks: int, rate: floa
     await asyncio.gather(*(one(job_id, i) for i, job_id in enumerate(job_ids)))
 
 
-async def create_jobs(backend: Any, job_ids: list[str]) -> None:
+async def create_jobs(service: Any, job_ids: list[str]) -> None:
+    """Job records with their first event, as a submitted job has: its log, and the log's
+    epoch, exist before anyone subscribes (a log created later is one lost and made anew)."""
     from audio_service.models import JobRecord, SourceKind
+    from audio_service.protocol import ProgressMessage
 
     for job_id in job_ids:
-        await backend.jobs.create(JobRecord(job_id=job_id, source_kind=SourceKind.URL, source="-"))
+        job = JobRecord(job_id=job_id, source_kind=SourceKind.URL, source="-")
+        await service.backend.jobs.create(job)
+        await service.publish(job_id, ProgressMessage("analyzing", 5, "Analyzing audio"))
 
 
 def run_node(port: int) -> None:
@@ -98,7 +102,7 @@ def run_node(port: int) -> None:
     service = app.service
 
     async def create(request: Request) -> dict[str, str]:
-        await create_jobs(service.backend, (await request.json())["jobs"])
+        await create_jobs(service.jobs, (await request.json())["jobs"])
         return {}
 
     async def publish(request: Request) -> dict[str, str]:
@@ -123,10 +127,12 @@ def run_node(port: int) -> None:
 def run_create(job_ids: list[str]) -> None:
     from audio_service.backends import create_backend
     from audio_service.config import get_settings
+    from audio_service.jobs.service import JobService
 
     async def main() -> None:
-        backend = create_backend(get_settings())
-        await create_jobs(backend, job_ids)
+        settings = get_settings()
+        backend = create_backend(settings)
+        await create_jobs(JobService(backend, settings), job_ids)
         await backend.close()
 
     asyncio.run(main())
