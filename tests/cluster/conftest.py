@@ -81,7 +81,7 @@ async def health(node: ServiceProcess) -> int:
 def wait_for_workers(workers: list[ServiceProcess], timeout: float = 120) -> None:
     """Until every worker is warm and asks for work, so that a test's clock can start.
 
-    A worker warms its forkserver (librosa, numba) first: a few seconds at rest, much
+    A worker warms its forkserver (analysis modules, filter banks) first: seconds at rest, much
     longer on a loaded machine. It says "ready" in its log at level INFO.
     """
     deadline = time.monotonic() + timeout

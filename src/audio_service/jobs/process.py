@@ -5,7 +5,7 @@ CPU-time and memory limits, so a hostile or pathological file can only end its o
 It reports :mod:`audio_service.protocol` messages through a pipe and never touches the
 back-end.
 
-The limits are measured, not guessed: a warm job process (numpy, scipy, librosa and numba
+The limits are measured, not guessed: a warm job process (numpy, scipy.fft and the analysis
 imported by the forkserver) maps about 0.6-0.7 GiB, so the default 2 GiB address-space
 limit leaves room for the analysis and still stops a runaway allocation (see
 ``tests/hardening/test_job_limits.py``).

@@ -1,11 +1,11 @@
 """The job runner: takes jobs from the queue and supervises the analysis processes.
 
 A runner takes jobs from the back-end's queue and runs each in a child process forked
-from a pre-warmed forkserver (so librosa and numba are imported once, not per job). It
-relays what the child reports to :meth:`JobService.publish`, the one write path, which
-appends it to the job's log; delivery to sockets happens elsewhere, from that log. The
-API process runs a runner in embedded mode; ``audio-service worker`` runs one in cluster
-mode.
+from a pre-warmed forkserver (so the analysis modules and filter banks are built once, not
+per job). It relays what the child reports to :meth:`JobService.publish`, the one write
+path, which appends it to the job's log; delivery to sockets happens elsewhere, from that
+log. The API process runs a runner in embedded mode; ``audio-service worker`` runs one in
+cluster mode.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class JobRunner:
 
     async def start(self) -> None:
         self.work_root.mkdir(parents=True, exist_ok=True)
-        # Start the forkserver now so the first job does not pay for librosa's import.
+        # Start the forkserver now so the first job does not pay for the analysis imports.
         await asyncio.to_thread(self._warm)
         self._loops = [
             asyncio.create_task(self._loop(), name=f"runner-{i}")
