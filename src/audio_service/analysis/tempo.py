@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+#: Tempo range of a reported beat, BPM (per second and for the song).
 MIN_BPM = 40.0
 MAX_BPM = 240.0
 #: Log-normal prior over tempo (centre, width in octaves) that picks between octave-related

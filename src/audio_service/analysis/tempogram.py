@@ -21,13 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audio_service.analysis.tempo import MAX_BPM, MIN_BPM
+
 #: Log-tempo grid of the tempogram, BPM.
 GRID_MIN_BPM = 30.0
 GRID_MAX_BPM = 320.0
 GRID_STEP = 0.015  #: relative spacing of the grid (1.5 %)
-#: Tempo range of a reported beat, BPM.
-MIN_BPM = 40.0
-MAX_BPM = 240.0
 #: Tempogram window and hop, seconds.
 WINDOW_SECONDS = 10.0
 HOP_SECONDS = 2.0
