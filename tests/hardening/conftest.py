@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.client import Recorder
 from tests.support.server import ServiceProcess, run_server, run_worker
 
 BACKENDS = ["memory", "redis"]
@@ -96,3 +97,13 @@ async def job_end(base_url: str, job_id: str, timeout: float = 60) -> dict[str, 
             if time.monotonic() > deadline:
                 raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s")
             await asyncio.sleep(0.05)
+
+
+async def pings(client: Recorder, stop: asyncio.Event, into: list[float]) -> None:
+    """Ack round trips of a well-behaved client, every 60 ms (inside its event rate)."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        ack = await client.sio.call("unsubscribe", {"job_id": "no-such-job"}, timeout=10)
+        into.append(time.perf_counter() - started)
+        assert ack["code"] == "JOB_NOT_FOUND"
+        await asyncio.sleep(0.06)

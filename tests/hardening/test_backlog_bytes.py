@@ -22,7 +22,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.hardening.conftest import job_end
+from tests.hardening.conftest import job_end, pings
 from tests.hardening.rawsocket import RawSocket
 from tests.support.client import Recorder, upload
 from tests.support.server import ServiceProcess, run_server
@@ -77,15 +77,6 @@ def _rss(node: ServiceProcess) -> int:
     return int(psutil.Process(node.process.pid).memory_info().rss)
 
 
-async def _pings(client: Recorder, stop: asyncio.Event, into: list[float]) -> None:
-    while not stop.is_set():
-        started = time.perf_counter()
-        ack = await client.sio.call("unsubscribe", {"job_id": "no-such-job"}, timeout=10)
-        into.append(time.perf_counter() - started)
-        assert ack["code"] == "JOB_NOT_FOUND"
-        await asyncio.sleep(0.06)
-
-
 async def _attack(node: ServiceProcess, job_id: str, last: int, until: float) -> int:
     """One connection re-subscribing without reading; returns how many subscribes it sent
     before the server cut it off (or the attack's time ran out)."""
@@ -113,7 +104,7 @@ async def test_resubscribing_to_a_finished_job_in_a_loop_stays_under_the_bound(
     peak = before
     stop = asyncio.Event()
     round_trips: list[float] = []
-    pinger = asyncio.create_task(_pings(polite, stop, round_trips))
+    pinger = asyncio.create_task(pings(polite, stop, round_trips))
 
     async def watch() -> None:
         nonlocal peak

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.hardening.conftest import DELIVERY, job_end
+from tests.hardening.conftest import DELIVERY, job_end, pings
 from tests.hardening.rawsocket import RawSocket
 from tests.support.client import Recorder, upload
 from tests.support.server import ServiceProcess
@@ -30,16 +30,6 @@ async def _metric(server: ServiceProcess, name: str) -> float:
         text = (await http.get(server.url + "/metrics")).text
     match = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
-
-
-async def _pings(client: Recorder, stop: asyncio.Event, into: list[float]) -> None:
-    """Ack round trips of a well-behaved client, every 60 ms (inside its event rate)."""
-    while not stop.is_set():
-        started = time.perf_counter()
-        ack = await client.sio.call("unsubscribe", {"job_id": "no-such-job"}, timeout=10)
-        into.append(time.perf_counter() - started)
-        assert ack["code"] == "JOB_NOT_FOUND"
-        await asyncio.sleep(0.06)
 
 
 def _last_replay(packets: list[str], job_id: str) -> list[int]:
@@ -70,12 +60,12 @@ async def test_slow_consumer_is_cut_off_and_resumes_without_loss(
     baseline: list[float] = []
     during: list[float] = []
     stop = asyncio.Event()
-    await asyncio.wait_for(_pings(polite, _stop_after(stop, 1.0), baseline), 10)
+    await asyncio.wait_for(pings(polite, _stop_after(stop, 1.0), baseline), 10)
 
     # A small receive buffer and a one-frame client queue: the server's sends back up fast.
     slow = await RawSocket.open(delivery.url, rcvbuf=4096, max_queue=1)
     stop = asyncio.Event()
-    pinger = asyncio.create_task(_pings(polite, stop, during))
+    pinger = asyncio.create_task(pings(polite, stop, during))
     cut_off_after = None
     started = time.monotonic()
     for i in range(REPLAYS):
